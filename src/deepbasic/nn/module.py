@@ -1,0 +1,281 @@
+"""``Module`` and ``Parameter``: the containers that layers and models are built from.
+
+A Module holds Parameters (trainable tensors), buffers (state that is saved but not trained, like
+batch norm's running mean) and child Modules, registered by attribute assignment as in PyTorch.
+Names are dotted paths (``features.0.weight``) and match PyTorch's for the same architecture, so
+state dicts move between the two.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from deepbasic import backend
+from deepbasic.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a trainable parameter of a Module (requires_grad True by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True):
+        arr = data.data if isinstance(data, Tensor) else data
+        super().__init__(arr if hasattr(arr, "dtype") else np.asarray(arr), requires_grad=False)
+        self.requires_grad = bool(requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class StateDictError(RuntimeError):
+    """A state dict does not fit the module: missing or unexpected keys, or wrong shapes."""
+
+
+class Module:
+    """Base class of all layers and models. Subclasses set attributes in ``__init__`` and write
+    ``forward``; calling the module runs ``forward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ----- registration -----------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (None registers an absent one, e.g. ``bias=False``)."""
+        if param is None:
+            self._parameters[name] = None
+            self.__dict__.pop(name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name: str, value: Tensor | None) -> None:
+        """Add a tensor that is part of the state (saved, loaded, moved) but not trained."""
+        self.__dict__.pop(name, None)
+        self._buffers[name] = value
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        if module is None:
+            self._modules[name] = None
+        else:
+            setattr(self, name, module)
+
+    # ----- calling ----------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- traversal --------------------------------------------------------------------------
+    def named_modules(self, prefix: str = ""):
+        """(name, module) for this module and every descendant, depth first."""
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for k, m in self._modules.items():
+            if m is not None:
+                yield k, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, Parameter) for every parameter, each shared one once."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in modules:
+            for k, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{k}" if mname else k), p
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = ""):
+        for mname, m in self.named_modules(prefix):
+            for k, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{k}" if mname else k), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalar parameters (each shared parameter counted once)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # ----- modes and gradients ----------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active, batch norm uses batch statistics)."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: dropout off, batch norm uses its running statistics."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter: frozen ones get no gradient and no update."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every descendant and then on this module (e.g. for init)."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
+    def to(self, device=None, dtype=None) -> "Module":
+        """Move every parameter and buffer to ``"cpu"`` / ``"cuda"`` and/or a float dtype, in place."""
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for k, t in store.items():
+                    if t is None:
+                        continue
+                    data = t.data
+                    if device is not None and device != t.device:
+                        xp = backend.device_module(device)
+                        data = xp.asarray(backend.to_numpy(data)) if xp is not np else backend.to_numpy(data)
+                    if dtype is not None and data.dtype.kind == "f":
+                        data = data.astype(backend.to_dtype(dtype))
+                    t.data = data
+                    t.grad = None
+        return self
+
+    def float(self) -> "Module":
+        return self.to(dtype=np.float32)
+
+    def double(self) -> "Module":
+        return self.to(dtype=np.float64)
+
+    # ----- state dict -------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Every parameter and persistent buffer by dotted name, as arrays (copies on the host)."""
+        out = OrderedDict()
+        for mname, m in self.named_modules():
+            for store in (m._parameters, m._buffers):
+                for k, t in store.items():
+                    if t is not None:
+                        out[f"{mname}.{k}" if mname else k] = backend.to_numpy(t.data).copy()
+        return out
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Copy arrays into the parameters and buffers with the same names.
+
+        Shapes must match. With ``strict`` (default) a missing or unexpected key is an error
+        listing them; otherwise returns ``(missing_keys, unexpected_keys)``.
+        """
+        targets = {}
+        for mname, m in self.named_modules():
+            for store in (m._parameters, m._buffers):
+                for k, t in store.items():
+                    if t is not None:
+                        targets[f"{mname}.{k}" if mname else k] = t
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            lines = [f"load_state_dict for {type(self).__name__}: the state dict does not fit"]
+            if missing:
+                lines.append(f"  missing keys: {', '.join(missing)}")
+            if unexpected:
+                lines.append(f"  unexpected keys: {', '.join(unexpected)}")
+            raise StateDictError("\n".join(lines))
+        mismatched = []
+        for k, t in targets.items():
+            if k not in state:
+                continue
+            src = state[k]
+            src = src.data if isinstance(src, Tensor) else src
+            if tuple(src.shape) != tuple(t.shape):
+                mismatched.append(f"  {k}: checkpoint {tuple(src.shape)}, model {tuple(t.shape)}")
+        if mismatched:
+            raise StateDictError(
+                f"load_state_dict for {type(self).__name__}: shape mismatch\n" + "\n".join(mismatched)
+            )
+        for k, t in targets.items():
+            if k in state:
+                src = state[k]
+                src = src.data if isinstance(src, Tensor) else src
+                xp = backend.get_array_module(t.data)
+                t.data = xp.asarray(backend.to_numpy(src) if xp is np else src, dtype=t.data.dtype).copy()
+        return missing, unexpected
+
+    # ----- printing ---------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        children = [(k, m) for k, m in self._modules.items() if m is not None]
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = [f"{type(self).__name__}("]
+        if extra:
+            lines.append(f"  {extra}")
+        for k, m in children:
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({k}): {body}")
+        lines.append(")")
+        return "\n".join(lines)

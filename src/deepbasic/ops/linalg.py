@@ -1,0 +1,90 @@
+"""Matrix products: batched ``matmul`` and the fused affine map of a Linear layer."""
+from __future__ import annotations
+
+from deepbasic.tensor import Function, Tensor, unbroadcast
+
+
+class MatMul(Function):
+    """Z = A @ B over the last two axes (leading axes broadcast).
+
+    A: (..., n, k), B: (..., k, m) -> Z: (..., n, m);  dA = dZ @ B^T,  dB = A^T @ dZ.
+    """
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast(g @ b.swapaxes(-1, -2), a.shape)
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(a.swapaxes(-1, -2) @ g, b.shape)
+        return ga, gb
+
+
+def _shape_str(t) -> str:
+    return str(tuple(t.shape))
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules (1-D operands are promoted and the axis dropped)."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else Tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dim, got {_shape_str(a)} @ {_shape_str(b)}")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: {_shape_str(a)} @ {_shape_str(b)}: inner sizes {ka} and {kb} differ"
+        )
+    if a.ndim == 1:
+        return matmul(a.unsqueeze(0), b).squeeze(-2)
+    if b.ndim == 1:
+        return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:
+        raise ValueError(
+            f"matmul: {_shape_str(a)} @ {_shape_str(b)}: batch dims do not broadcast"
+        ) from None
+
+
+class Linear(Function):
+    """y = x W^T + b, the affine map of a fully connected layer.
+
+    x: (N, in) or (..., in), W: (out, in), b: (out,) -> y: (..., out).
+    dx = dy W,  dW = dy^T x (summed over leading axes),  db = sum of dy over leading axes.
+    """
+
+    def forward(self, x, w, b=None):
+        self.x, self.w = x, w
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        needs = self.needs_input_grad
+        gx = g @ w if needs[0] else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
+        if len(needs) > 2:
+            gb = g2.sum(axis=0) if needs[2] else None
+            return gx, gw, gb
+        return gx, gw
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """y = x W^T + b (PyTorch's F.linear). x: (..., in), W: (out, in), b: (out,)."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1]} features (shape {_shape_str(x)}) but weight "
+            f"{_shape_str(weight)} expects {weight.shape[-1]}"
+        )
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)
