@@ -122,3 +122,11 @@ def blas_threads() -> str:
         pass
     env = os.environ.get("OMP_NUM_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS")
     return f"threads={env or os.cpu_count()}"
+
+
+def random_uniform(shape, xp=np, dtype=None):
+    """Uniform [0, 1) samples from the global generator (NumPy) or CuPy's (on a GPU)."""
+    dt = to_dtype(dtype)
+    if xp is np:
+        return _generator.random(shape, dtype=dt if dt in (np.float32, np.float64) else np.float64).astype(dt, copy=False)
+    return xp.random.random(shape).astype(dt)  # pragma: no cover - GPU only

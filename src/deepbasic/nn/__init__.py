@@ -1,2 +1,25 @@
 """Neural-network building blocks with PyTorch's names: Module, Parameter and the layers."""
+from deepbasic.nn import functional
+from deepbasic.nn.layers.activation import (
+    ELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from deepbasic.nn.layers.container import Flatten, Identity, ModuleList, Sequential
+from deepbasic.nn.layers.dropout import Dropout
+from deepbasic.nn.layers.linear import Linear
+from deepbasic.nn.layers.loss import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    MultiClassHingeLoss,
+    NLLLoss,
+)
+from deepbasic.nn.layers.normalization import BatchNorm1d, LayerNorm
 from deepbasic.nn.module import Module, Parameter, StateDictError

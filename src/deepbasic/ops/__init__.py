@@ -85,3 +85,5 @@ from deepbasic.ops.shape import (
     transpose,
     unsqueeze,
 )
+from deepbasic.ops.norm import BatchNorm, LayerNorm
+from deepbasic.ops.dropout import Dropout

@@ -1,0 +1,1 @@
+"""The layers of deepbasic.nn, grouped by kind."""

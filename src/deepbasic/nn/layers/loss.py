@@ -1,0 +1,72 @@
+"""Loss layers: callable objects over the functional losses (PyTorch's names)."""
+from __future__ import annotations
+
+from deepbasic.nn import functional as F
+from deepbasic.nn.module import Module
+
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy from logits (N, C) and targets (N,); see ``F.cross_entropy``."""
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0,
+                 ignore_index: int = -100):
+        super().__init__()
+        self.reduction, self.label_smoothing, self.ignore_index = reduction, label_smoothing, ignore_index
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.reduction, self.label_smoothing, self.ignore_index)
+
+
+class NLLLoss(Module):
+    """Negative log-likelihood of log-probabilities (N, C) and targets (N,)."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.reduction)
+
+
+class MultiClassHingeLoss(Module):
+    """The multiclass SVM loss; see ``F.svm_loss``."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__()
+        self.margin, self.reduction = margin, reduction
+
+    def forward(self, scores, target):
+        return F.svm_loss(scores, target, self.margin, self.reduction)
+
+
+class MSELoss(Module):
+    """Mean squared error."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(Module):
+    """Mean absolute error."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy on logits."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
