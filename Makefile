@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:
+#   make demo   sets up a virtual environment and trains the digits MLP (prints test accuracy)
+#   make test   sets up a virtual environment with the test extras and runs the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-deps: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[data]'
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[data,test]'
+	touch $@
+
+demo: $(VENV)/.demo-deps
+	$(PY) -m deepbasic train mlp --dataset digits
+
+test: $(VENV)/.test-deps
+	$(PY) -m pytest
+
+bench: $(VENV)/.test-deps
+	$(PY) benchmarks/bench_mlp.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

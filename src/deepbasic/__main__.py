@@ -1,0 +1,6 @@
+"""``python -m deepbasic`` runs the ``deepbasic`` command."""
+import sys
+
+from deepbasic.cli import main
+
+sys.exit(main())

@@ -1,0 +1,2 @@
+"""Models built from deepbasic.nn."""
+from deepbasic.models.mlp import MLP
