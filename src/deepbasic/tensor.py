@@ -172,17 +172,25 @@ def _topological_order(root: "Tensor") -> list:
     return order
 
 
-def _accumulate(t: "Tensor", g) -> None:
+def _accumulate(t: "Tensor", g, stored: set) -> None:
+    """Add ``g`` into ``t.grad``. A new ``.grad`` owns its memory: an array that is a view, or
+    that this pass already stored on another tensor (an op may hand one array to several
+    inputs), is copied first, so later in-place accumulation never changes another tensor's grad.
+    """
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
-        t.grad = g.copy()  # own the memory: backward may hand the same array to several inputs
+        if id(g) in stored or not g.flags.owndata:
+            g = g.copy()
+        t.grad = g
+        stored.add(id(g))
     else:
         t.grad += g
 
 
 def _backward(root: "Tensor", grad, retain_graph: bool) -> None:
     grads = {id(root): grad}
+    stored: set = set()
     for node in reversed(_topological_order(root)):
         g = grads.pop(id(node), None)
         if g is None:
@@ -199,7 +207,7 @@ def _backward(root: "Tensor", grad, retain_graph: bool) -> None:
                     g = new
         ctx = node._ctx
         if ctx is None or node._retains_grad:
-            _accumulate(node, g)
+            _accumulate(node, g, stored)
         if ctx is None:
             continue
         in_grads = ctx.backward(g)
@@ -435,7 +443,7 @@ class Tensor:
                 )
             g = xp.ones_like(self.data)
         else:
-            g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.data.dtype)
+            g = xp.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if tuple(g.shape) != tuple(self.data.shape):
                 raise RuntimeError(
                     f"backward(): grad has shape {tuple(g.shape)}, expected "
