@@ -160,18 +160,30 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
 
 
 # ----- losses ---------------------------------------------------------------------------------------
-def _flatten_spatial(input, target):
-    """(N, C, d1, ...) scores with (N, d1, ...) targets -> (N*d1*..., C) and (N*d1*...,)."""
-    if input.ndim > 2:
-        c = input.shape[1]
-        perm = (0,) + tuple(range(2, input.ndim)) + (1,)
-        input = input.permute(*perm).reshape(-1, c)
-        t = target.data if isinstance(target, Tensor) else np.asarray(target)
-        target = t.reshape(-1)
-    return input, target
+def _flatten_spatial(input, target, what):
+    """(N, C, d1, ...) scores with (N, d1, ...) targets -> (N*d1*..., C) and (N*d1*...,).
+
+    Also returns the per-example loss shape, (N, d1, ...), for ``reduction="none"``.
+    """
+    if input.ndim <= 2:
+        return input, target, None
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    loss_shape = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(t.shape) != loss_shape:
+        raise ValueError(
+            f"{what}: scores of shape {tuple(input.shape)} need target of shape {loss_shape}, "
+            f"got {tuple(t.shape)}"
+        )
+    c = input.shape[1]
+    perm = (0,) + tuple(range(2, input.ndim)) + (1,)
+    return input.permute(*perm).reshape(-1, c), t.reshape(-1), loss_shape
 
 
-def cross_entropy(input, target, reduction: str = "mean", label_smoothing: float = 0.0,
+def _unflatten_losses(loss, reduction, loss_shape):
+    return loss.reshape(*loss_shape) if reduction == "none" and loss_shape is not None else loss
+
+
+def cross_entropy(input, target, *, reduction: str = "mean", label_smoothing: float = 0.0,
                   ignore_index: int = -100):
     """Softmax cross-entropy from logits, computed with log-sum-exp.
 
@@ -182,20 +194,26 @@ def cross_entropy(input, target, reduction: str = "mean", label_smoothing: float
     check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    input, target = _flatten_spatial(input, target)
+    input, target, loss_shape = _flatten_spatial(input, target, "cross_entropy")
     t = check_class_target(input, target, "cross_entropy", ignore_index=ignore_index)
-    return ops.CrossEntropy.apply(input, target=t, reduction=reduction,
+    loss = ops.CrossEntropy.apply(input, target=t, reduction=reduction,
                                   label_smoothing=label_smoothing, ignore_index=ignore_index)
+    return _unflatten_losses(loss, reduction, loss_shape)
 
 
-def nll_loss(input, target, reduction: str = "mean"):
-    """Negative log-likelihood of log-probabilities. input: (N, C), target: (N,)."""
+def nll_loss(input, target, *, reduction: str = "mean"):
+    """Negative log-likelihood of log-probabilities: loss_i = -input[i, target_i].
+
+    input: (N, C) (or (N, C, d1, ...) with target (N, d1, ...)), target: (N,) int64.
+    """
     check_reduction(reduction, "nll_loss")
+    input, target, loss_shape = _flatten_spatial(input, target, "nll_loss")
     t = check_class_target(input, target, "nll_loss")
-    return ops.NLLLoss.apply(input, target=t, reduction=reduction)
+    return _unflatten_losses(ops.NLLLoss.apply(input, target=t, reduction=reduction), reduction,
+                             loss_shape)
 
 
-def svm_loss(scores, target, margin: float = 1.0, reduction: str = "mean"):
+def svm_loss(scores, target, margin: float = 1.0, *, reduction: str = "mean"):
     """Multiclass hinge (SVM) loss: mean over the batch of sum_{j != y} max(0, s_j - s_y + margin).
 
     scores: (N, C), target: (N,).
@@ -212,21 +230,21 @@ def _check_same_shape(a, b, what):
         )
 
 
-def mse_loss(input, target, reduction: str = "mean"):
+def mse_loss(input, target, *, reduction: str = "mean"):
     """Mean squared error: mean (input - target)^2 over all elements."""
     check_reduction(reduction, "mse_loss")
     _check_same_shape(input, target, "mse_loss")
     return ops.MSELoss.apply(input, target, reduction=reduction)
 
 
-def l1_loss(input, target, reduction: str = "mean"):
+def l1_loss(input, target, *, reduction: str = "mean"):
     """Mean absolute error: mean |input - target| over all elements."""
     check_reduction(reduction, "l1_loss")
     _check_same_shape(input, target, "l1_loss")
     return ops.L1Loss.apply(input, target, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction: str = "mean"):
+def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean"):
     """Binary cross-entropy of sigmoid(input) against target in [0, 1], computed stably."""
     check_reduction(reduction, "binary_cross_entropy_with_logits")
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")

@@ -50,19 +50,39 @@ class Module:
             raise RuntimeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
+        params, buffers = self._parameters, self._buffers
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter "
+                    f"'{name}' (Parameter or None expected)"
+                )
+            params[name] = None
+        elif isinstance(value, Module):
+            self._forget(name)
+            self._modules[name] = value
+        elif name in buffers and (value is None or isinstance(value, Tensor)):
+            buffers[name] = value  # a buffer stays a buffer when reassigned, as in PyTorch
+        else:
+            self._forget(name)
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        """Remove ``name`` from every store and from the plain attributes."""
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        else:
-            object.__setattr__(self, name, value)
-            return
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name):
         d = self.__dict__
+        if name in ("_parameters", "_buffers", "_modules"):
+            raise AttributeError(
+                f"{type(self).__name__} has no '{name}': its __init__ must call "
+                f"super().__init__() first"
+            )
         for store in ("_parameters", "_buffers", "_modules"):
             if store in d and name in d[store]:
                 return d[store][name]
@@ -102,13 +122,17 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ----- traversal --------------------------------------------------------------------------
-    def named_modules(self, prefix: str = ""):
-        """(name, module) for this module and every descendant, depth first."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True):
+        """(name, module) for this module and every descendant, depth first.
+
+        A module reachable by several names is listed once, unless ``remove_duplicate=False``
+        (state dicts list a shared module under every name, as PyTorch does).
+        """
         stack = [(prefix, self)]
         seen = set()
         while stack:
             name, m = stack.pop()
-            if id(m) in seen:
+            if remove_duplicate and id(m) in seen:
                 continue
             seen.add(id(m))
             yield name, m
@@ -214,7 +238,7 @@ class Module:
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Every parameter and persistent buffer by dotted name, as arrays (copies on the host)."""
         out = OrderedDict()
-        for mname, m in self.named_modules():
+        for mname, m in self.named_modules(remove_duplicate=False):
             for store in (m._parameters, m._buffers):
                 for k, t in store.items():
                     if t is not None:
@@ -228,7 +252,7 @@ class Module:
         listing them; otherwise returns ``(missing_keys, unexpected_keys)``.
         """
         targets = {}
-        for mname, m in self.named_modules():
+        for mname, m in self.named_modules(remove_duplicate=False):
             for store in (m._parameters, m._buffers):
                 for k, t in store.items():
                     if t is not None:

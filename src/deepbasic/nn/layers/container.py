@@ -26,10 +26,10 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, i):
-        items = list(self._modules.values())
+        """One module by position, or a Sequential of a slice that keeps the children's names."""
         if isinstance(i, slice):
-            return Sequential(*items[i])
-        return items[i]
+            return Sequential(OrderedDict(list(self._modules.items())[i]))
+        return list(self._modules.values())[i]
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -88,3 +88,6 @@ class Flatten(Module):
 
     def forward(self, x):
         return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

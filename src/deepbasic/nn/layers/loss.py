@@ -6,7 +6,8 @@ from deepbasic.nn.module import Module
 
 
 class CrossEntropyLoss(Module):
-    """Softmax cross-entropy from logits (N, C) and targets (N,); see ``F.cross_entropy``."""
+    """Softmax cross-entropy from logits (N, C) and targets (N,), or (N, C, d1, ...) and
+    (N, d1, ...) (e.g. segmentation); see ``F.cross_entropy``."""
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0,
                  ignore_index: int = -100):
@@ -14,18 +15,20 @@ class CrossEntropyLoss(Module):
         self.reduction, self.label_smoothing, self.ignore_index = reduction, label_smoothing, ignore_index
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, self.reduction, self.label_smoothing, self.ignore_index)
+        return F.cross_entropy(input, target, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing, ignore_index=self.ignore_index)
 
 
 class NLLLoss(Module):
-    """Negative log-likelihood of log-probabilities (N, C) and targets (N,)."""
+    """Negative log-likelihood of log-probabilities (N, C) and targets (N,) (or (N, C, d1, ...)
+    and (N, d1, ...)): loss_i = -input[i, target_i]."""
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         self.reduction = reduction
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, self.reduction)
+        return F.nll_loss(input, target, reduction=self.reduction)
 
 
 class MultiClassHingeLoss(Module):
@@ -36,7 +39,7 @@ class MultiClassHingeLoss(Module):
         self.margin, self.reduction = margin, reduction
 
     def forward(self, scores, target):
-        return F.svm_loss(scores, target, self.margin, self.reduction)
+        return F.svm_loss(scores, target, margin=self.margin, reduction=self.reduction)
 
 
 class MSELoss(Module):
@@ -47,7 +50,7 @@ class MSELoss(Module):
         self.reduction = reduction
 
     def forward(self, input, target):
-        return F.mse_loss(input, target, self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(Module):
@@ -58,7 +61,7 @@ class L1Loss(Module):
         self.reduction = reduction
 
     def forward(self, input, target):
-        return F.l1_loss(input, target, self.reduction)
+        return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(Module):
@@ -69,4 +72,4 @@ class BCEWithLogitsLoss(Module):
         self.reduction = reduction
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)

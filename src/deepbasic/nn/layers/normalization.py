@@ -7,7 +7,12 @@ from deepbasic.nn.module import Module, Parameter
 
 
 class _BatchNorm(Module):
-    """Shared state of batch norm layers: weight/bias (C,), running_mean/var (C,), counter."""
+    """Shared state of batch norm layers: weight/bias (C,), running_mean/var (C,), counter.
+
+    In training the running statistics move towards the batch's: r = (1 - momentum) r +
+    momentum * batch_stat; ``momentum=None`` uses the cumulative average, momentum = 1 / t
+    at the t-th batch (as PyTorch).
+    """
 
     expected_dims: tuple = ()
 
@@ -42,13 +47,16 @@ class _BatchNorm(Module):
                 f"expected {self.num_features}"
             )
         use_batch_stats = self.training or not self.track_running_stats
+        momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
+            if momentum is None:  # cumulative moving average: r_t = mean of the t batch stats
+                momentum = 1.0 / float(self.num_batches_tracked.item())
         return F.batch_norm(
             x,
             self.running_mean if self.track_running_stats else None,
             self.running_var if self.track_running_stats else None,
-            self.weight, self.bias, use_batch_stats, self.momentum, self.eps,
+            self.weight, self.bias, use_batch_stats, momentum, self.eps,
         )
 
     def extra_repr(self) -> str:
@@ -74,6 +82,7 @@ class LayerNorm(Module):
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape, self.eps = tuple(normalized_shape), eps
+        self.elementwise_affine = elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(ones(self.normalized_shape, dtype=dtype))
             self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype))
@@ -85,4 +94,5 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
