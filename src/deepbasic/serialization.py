@@ -62,7 +62,7 @@ def save_file(tensors: dict, path: str, metadata: dict | None = None) -> None:
             raise TypeError(f"safetensors metadata must map str to str; bad keys: {bad}")
         header["__metadata__"] = dict(metadata)
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(np.asarray(tensors[name]))
+        arr = np.asarray(tensors[name], order="C")  # (ascontiguousarray would make 0-d 1-d)
         if arr.dtype not in _NAMES:
             raise TypeError(f"safetensors: tensor {name!r} has unsupported dtype {arr.dtype}")
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
