@@ -2,12 +2,14 @@
 
     deepbasic info                       versions, backend, BLAS threads
     deepbasic train mlp [--dataset digits] [--epochs 30] [--lr 1e-3] [--batch-size 64] [--seed 0]
+                        [--out RUN_DIR [--resume]]
+    deepbasic eval RUN_DIR/best.safetensors
+    deepbasic tour [--out DIR] [--quick|--full]
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
@@ -33,6 +35,16 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
     return value
 
 
@@ -89,30 +101,47 @@ def cmd_info(args) -> int:
 
 
 def cmd_train(args) -> int:
-    import deepbasic
-    from deepbasic import nn, optim
-    from deepbasic.data import load_dataset
-    from deepbasic.models import MLP
-    from deepbasic.train import evaluate, train_epoch
+    from deepbasic.train.recipes import train_classifier
 
-    deepbasic.manual_seed(args.seed)
-    data = load_dataset(args.dataset)
-    in_features = int(np.prod(data.train.x.shape[1:]))
-    model = MLP(in_features, len(data.classes), hidden=args.hidden,
-                batch_norm=args.batch_norm, dropout=args.dropout)
-    optimizer = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    print(f"training {args.model} {args.hidden} on {args.dataset}: "
-          f"{len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples")
-    start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        loss = train_epoch(model, loss_fn, optimizer, data.train.x, data.train.y, args.batch_size)
-        if epoch == args.epochs or epoch % max(1, args.epochs // 10) == 0:
-            val = evaluate(model, data.val.x, data.val.y)
-            print(f"epoch {epoch:3d}  loss {loss:.4f}  val acc {val:.4f}")
-    elapsed = time.perf_counter() - start
-    test = evaluate(model, data.test.x, data.test.y)
-    print(f"test accuracy {test:.4f}  ({len(data.test)} examples, {elapsed:.1f} s training)")
+    if args.resume and not args.out:
+        raise CLIError("--resume needs --out RUN_DIR (the run to continue)")
+    model_kwargs = {"hidden": list(args.hidden), "batch_norm": args.batch_norm,
+                    "dropout": args.dropout}
+    print(f"training {args.model} {args.hidden} on {args.dataset} for {args.epochs} epochs"
+          + (f" into {args.out}" if args.out else ""))
+    r = train_classifier(args.model, args.dataset, epochs=args.epochs, lr=args.lr,
+                         batch_size=args.batch_size, weight_decay=args.weight_decay,
+                         seed=args.seed, out_dir=args.out, resume=args.resume,
+                         model_kwargs=model_kwargs, progress=not args.no_progress,
+                         patience=args.patience, data_root=args.data_root)
+    print(r["confusion_text"])
+    print(f"test accuracy {r['test_accuracy']:.4f}  ({r['test_examples']} examples, "
+          f"{r['train_time_s']:.1f} s training, {r['train_examples_per_s']:,.0f} examples/s)")
+    if args.out:
+        print(f"run directory: {args.out} (last.safetensors, best.safetensors, metrics.jsonl, "
+              f"curves.png, confusion.png, result.json)")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import os
+
+    from deepbasic.train.recipes import evaluate_checkpoint
+
+    if not os.path.exists(args.checkpoint):
+        raise CLIError(f"no checkpoint at {args.checkpoint}")
+    r = evaluate_checkpoint(args.checkpoint, dataset=args.dataset, data_root=args.data_root)
+    print(r["confusion_text"])
+    print(f"test accuracy {r['accuracy']:.4f} on {r['test_examples']} {r['dataset']} test "
+          f"examples (checkpoint of epoch {r['epoch']}); confusion matrix: {r['confusion_png']}")
+    return 0
+
+
+def cmd_tour(args) -> int:
+    from deepbasic.report import run_tour
+
+    path = run_tour(args.out, quick=not args.full, only=args.chapters or None)
+    print(f"open {path}")
     return 0
 
 
@@ -133,22 +162,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--lr", type=_positive_float, default=1e-3)
     p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
     p.add_argument("--hidden", type=_hidden_sizes, default=(256, 128),
                    help="hidden layer widths, e.g. 256,128")
     p.add_argument("--batch-norm", action="store_true", help="batch norm after each hidden layer")
     p.add_argument("--dropout", type=_probability, default=0.0)
     p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--out", metavar="RUN_DIR", help="write checkpoints, metrics and plots here")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--patience", type=_positive_int, default=None,
+                   help="stop after this many epochs without a better validation accuracy")
+    p.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on the test split")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint written by deepbasic train")
+    p.add_argument("--dataset", default=None, choices=["digits", "fashion-mnist", "mnist"],
+                   help="defaults to the dataset the model was trained on")
+    p.add_argument("--data-root", metavar="DIR")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("tour", help="run every chapter and write an illustrated HTML report")
+    p.add_argument("--out", default="tour", metavar="DIR")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="short versions (default, < 10 min)")
+    mode.add_argument("--full", action="store_true", help="the full versions")
+    p.add_argument("--chapters", nargs="*", metavar="KEY", help="run only these chapters")
+    p.set_defaults(func=cmd_tour)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from deepbasic.train.trainer import NonFiniteLossError
+
     try:
         return args.func(args)
-    except (CLIError, FileNotFoundError, ValueError) as e:
+    except (CLIError, OSError, ValueError, NonFiniteLossError) as e:
         print(f"deepbasic: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
