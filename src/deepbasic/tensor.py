@@ -99,14 +99,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs) -> "Tensor":
-        ref = None
+        ref = None  # the tensor whose dtype Python numbers take: the first float one, if any
         for x in inputs:
-            if isinstance(x, Tensor):
+            if isinstance(x, Tensor) and (ref is None or ref.data.dtype.kind != "f"):
                 ref = x
-                break
         tensors = tuple(x if isinstance(x, Tensor) else _lift(x, ref) for x in inputs)
         fn = cls()
         out = fn.forward(*[t.data for t in tensors], **kwargs)
+        if isinstance(out, np.generic):  # NumPy reductions return scalars: keep 0-d arrays
+            out = np.asarray(out)
         result = Tensor._make(out)
         if _grad_enabled:
             needs = tuple(t.requires_grad for t in tensors)
@@ -121,11 +122,18 @@ class Function:
 def _lift(x, ref: "Tensor | None") -> "Tensor":
     """Turn a Python number or array used next to ``ref`` into a constant tensor.
 
-    A Python number takes ``ref``'s dtype (``x * 2`` keeps float32), as in PyTorch.
+    A Python number (or NumPy scalar) takes ``ref``'s dtype (``x * 2`` keeps float32), as in
+    PyTorch, unless that would change its value: a float next to an integer or boolean tensor
+    takes the default float dtype, an int next to a boolean tensor int64.
     """
-    if ref is not None and isinstance(x, (int, float, bool)) and not isinstance(x, np.ndarray):
+    if ref is not None and isinstance(x, (int, float, bool, np.integer, np.floating, np.bool_)):
         xp = backend.get_array_module(ref.data)
-        return Tensor._make(xp.asarray(x, dtype=ref.data.dtype))
+        dtype = ref.data.dtype
+        if dtype.kind != "f" and isinstance(x, (float, np.floating)):
+            dtype = backend.get_default_dtype()
+        elif dtype.kind == "b" and not isinstance(x, (bool, np.bool_)):
+            dtype = np.dtype(np.int64)
+        return Tensor._make(xp.asarray(x, dtype=dtype))
     return tensor(x)
 
 
@@ -195,9 +203,13 @@ def _backward(root: "Tensor", grad, retain_graph: bool) -> None:
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if isinstance(g, np.generic):  # NumPy math on 0-d arrays returns scalars
+            g = np.asarray(g)
         if node._hooks:
             for hook in node._hooks:
                 new = hook(g)
+                if isinstance(new, Tensor):
+                    new = new.data
                 if new is not None:
                     if tuple(new.shape) != tuple(g.shape):
                         raise RuntimeError(
@@ -213,9 +225,14 @@ def _backward(root: "Tensor", grad, retain_graph: bool) -> None:
         in_grads = ctx.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        for parent, pg in zip(ctx.parents, in_grads):
+        for i, (parent, pg) in enumerate(zip(ctx.parents, in_grads)):
             if pg is None or not parent.requires_grad:
                 continue
+            if tuple(pg.shape) != tuple(parent.data.shape):
+                raise RuntimeError(
+                    f"{type(ctx).__name__}.backward returned a gradient of shape "
+                    f"{tuple(pg.shape)} for input {i} of shape {tuple(parent.data.shape)}"
+                )
             key = id(parent)
             prev = grads.get(key)
             grads[key] = pg if prev is None else prev + pg
@@ -454,7 +471,7 @@ class Tensor:
     def register_hook(self, hook):
         """Call ``hook(grad)`` with the gradient flowing into this tensor during backward.
 
-        The hook may return a replacement array of the same shape, or None to leave it.
+        The hook may return a replacement array (or tensor) of the same shape, or None to leave it.
         Returns a handle with ``remove()``.
         """
         if not self.requires_grad:
@@ -623,10 +640,10 @@ class Tensor:
         )
 
     def softmax(self, dim=-1):
-        return _ops.Softmax.apply(self, axis=dim)
+        return _ops.softmax(self, dim)
 
     def log_softmax(self, dim=-1):
-        return _ops.LogSoftmax.apply(self, axis=dim)
+        return _ops.log_softmax(self, dim)
 
     # ----- shape ------------------------------------------------------------------------------
     def reshape(self, *shape):

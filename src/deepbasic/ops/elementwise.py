@@ -73,7 +73,7 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """z = a^p for a constant exponent p;  dz/da = p a^(p-1)."""
+    """z = a^p for a constant exponent p;  dz/da = p a^(p-1) (0 for p = 0, also at a = 0)."""
 
     def forward(self, a, p):
         self.a, self.p = a, p
@@ -83,6 +83,8 @@ class PowScalar(Function):
         a, p = self.a, self.p
         if p == 2:
             return g * 2 * a
+        if p == 0:
+            return get_array_module(g).zeros_like(g)
         return g * p * a ** (p - 1)
 
 
@@ -270,7 +272,7 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
-        wa = (a > b) + 0.5 * (a == b)
+        wa = (a > b) + g.dtype.type(0.5) * (a == b)  # g's dtype: float32 stays float32
         ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -286,7 +288,7 @@ class Minimum(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
-        wa = (a < b) + 0.5 * (a == b)
+        wa = (a < b) + g.dtype.type(0.5) * (a == b)  # g's dtype: float32 stays float32
         ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
         return ga, gb

@@ -40,6 +40,8 @@ def matmul(a, b) -> Tensor:
         raise ValueError(
             f"matmul: {_shape_str(a)} @ {_shape_str(b)}: inner sizes {ka} and {kb} differ"
         )
+    if a.ndim == 1 and b.ndim == 1:  # dot product: (1, k) @ (k, 1) -> ()
+        return matmul(a.unsqueeze(0), b.unsqueeze(-1)).reshape(())
     if a.ndim == 1:
         return matmul(a.unsqueeze(0), b).squeeze(-2)
     if b.ndim == 1:

@@ -31,11 +31,11 @@ def axes_arg(dim, axis, ndim: int):
         dim = axis
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     out = tuple(sorted({normalize_axis(d, ndim) for d in dims}))
     if len(out) != len(dims):
         raise ValueError(f"dim {dim} repeats an axis")
-    return out
+    return out if ndim else ()  # a 0-d tensor accepts dim 0 or -1, like PyTorch
 
 
 def _expand_back(g, shape, axis, keepdims):
@@ -180,7 +180,8 @@ def arg_reduce(t: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     """argmax / argmin as an int64 tensor (no gradient)."""
     data = t.data
     if dim is None:
-        return Tensor._make(get_array_module(data).asarray(getattr(data, name)(), dtype=np.int64))
+        out = get_array_module(data).asarray(getattr(data, name)(), dtype=np.int64)
+        return Tensor._make(out.reshape((1,) * data.ndim) if keepdim else out)
     axis = normalize_axis(dim, t.ndim)
     out = getattr(data, name)(axis=axis)
     if keepdim:

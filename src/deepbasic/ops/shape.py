@@ -314,5 +314,7 @@ def split(t: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 
 def chunk(t: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` nearly equal pieces (PyTorch's rule: size ceil(n / chunks))."""
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
     n = t.shape[normalize_axis(dim, t.ndim)]
     return split(t, max(1, math.ceil(n / chunks)), dim)
