@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from deepbasic.optim.clip import clip_grad_norm_
+from deepbasic.optim.lr_scheduler import ReduceLROnPlateau
 from deepbasic.serialization import atomic_write
 from deepbasic.tensor import no_grad
 from deepbasic.train.checkpoint import load_checkpoint, restore, save_checkpoint
@@ -93,8 +95,6 @@ class Trainer:
                 )
             loss.backward()
             if self.clip_grad_norm is not None:
-                from deepbasic.optim import clip_grad_norm_
-
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()
             n = len(yb)
@@ -170,7 +170,7 @@ class Trainer:
             if val_loader is not None:
                 row.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
             if self.scheduler is not None:
-                if hasattr(self.scheduler, "is_plateau") or type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                if isinstance(self.scheduler, ReduceLROnPlateau):
                     self.scheduler.step(row.get(self.monitor, row["train_loss"]))
                 else:
                     self.scheduler.step()
