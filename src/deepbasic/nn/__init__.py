@@ -1,5 +1,5 @@
 """Neural-network building blocks with PyTorch's names: Module, Parameter and the layers."""
-from deepbasic.nn import functional
+from deepbasic.nn import functional, utils
 from deepbasic.nn.layers.activation import (
     ELU,
     LeakyReLU,
