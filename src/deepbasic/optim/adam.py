@@ -70,36 +70,40 @@ class Adam(Optimizer):
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = xp.zeros_like(data)
             state["step"] += 1
-            step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-            if decoupled:
-                if weight_decay != 0:
-                    data *= 1.0 - lr * weight_decay
-                g = self._effective_grad(data, grad, 0.0, maximize)
-            else:
-                g = self._effective_grad(data, grad, weight_decay, maximize)
-            t = self._tmp(data, 1)
-            # m += (1 - beta1) * (g - m)
-            xp.subtract(g, m, out=t)
-            t *= 1.0 - beta1
-            m += t
-            # v = beta2 * v + (1 - beta2) * g * g
-            v *= beta2
-            xp.multiply(g, 1.0 - beta2, out=t)
-            t *= g
-            v += t
-            if amsgrad:
-                vmax = state["max_exp_avg_sq"]
-                xp.maximum(vmax, v, out=vmax)
-                v = vmax
+            step = state["step"]
+            if decoupled and weight_decay != 0:
+                data *= 1.0 - lr * weight_decay
             step_size = lr / (1 - beta1**step)
             bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-            # theta -= step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-            xp.sqrt(v, out=t)
-            t /= bias_correction2_sqrt
-            t += eps
-            xp.divide(m, t, out=t)
-            t *= step_size
-            data -= t
+            arrays = [data, grad, state["exp_avg"], state["exp_avg_sq"], self._tmp(data, 0),
+                      self._tmp(data, 1)]
+            if amsgrad:
+                arrays.append(state["max_exp_avg_sq"])
+            # Cache-sized blocks: the dozen passes below stay in cache instead of memory.
+            for block in self._blocks(*arrays):
+                theta, g, m, v, g_eff, t = block[:6]
+                g = self._effective_grad_into(theta, g, 0.0 if decoupled else weight_decay,
+                                              maximize, g_eff)
+                # m += (1 - beta1) * (g - m)
+                xp.subtract(g, m, out=t)
+                t *= 1.0 - beta1
+                m += t
+                # v = beta2 * v + (1 - beta2) * g * g
+                v *= beta2
+                xp.multiply(g, 1.0 - beta2, out=t)
+                t *= g
+                v += t
+                if amsgrad:
+                    vmax = block[6]
+                    xp.maximum(vmax, v, out=vmax)
+                    v = vmax
+                # theta -= step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), computed as
+                # theta -= (step_size * c) * m / (sqrt(v) + eps * c) with c = sqrt(1 - beta2^t)
+                xp.sqrt(v, out=t)
+                t += eps * bias_correction2_sqrt
+                xp.divide(m, t, out=t)
+                t *= step_size * bias_correction2_sqrt
+                theta -= t
 
 
 class AdamW(Adam):

@@ -207,6 +207,36 @@ class Optimizer:
             self._scratch[key] = buf
         return buf[: like.size].reshape(like.shape)
 
+    BLOCK = 65536  # elements per block in :meth:`_blocks` (a few arrays of it fit in L2 cache)
+
+    def _blocks(self, *arrays):
+        """Yield matching flat slices of same-shaped arrays, ``BLOCK`` elements at a time.
+
+        An update of many elementwise passes then runs each block through all its passes while
+        it is in cache. On CuPy, or if an array is not contiguous, yields the whole arrays once.
+        """
+        xp = backend.get_array_module(arrays[0])
+        size = arrays[0].size
+        if xp is not np or size <= self.BLOCK or not all(a.flags.c_contiguous for a in arrays):
+            yield arrays
+            return
+        flat = [a.reshape(-1) for a in arrays]
+        for start in range(0, size, self.BLOCK):
+            yield [f[start:start + self.BLOCK] for f in flat]
+
+    def _effective_grad_into(self, data, grad, weight_decay: float, maximize: bool, out):
+        """``(-grad if maximize else grad) + weight_decay * data`` written into ``out``, or
+        ``grad`` itself (never written) when there is nothing to add."""
+        if weight_decay == 0 and not maximize:
+            return grad
+        xp = backend.get_array_module(data)
+        if weight_decay == 0:
+            xp.negative(grad, out=out)
+        else:
+            xp.multiply(data, weight_decay, out=out)
+            (xp.subtract if maximize else xp.add)(out, grad, out=out)
+        return out
+
     def _effective_grad(self, data, grad, weight_decay: float, maximize: bool):
         """``g = (-grad if maximize else grad) + weight_decay * data`` (L2 penalty), in scratch 0;
         ``grad`` itself (never written) when there is nothing to add."""

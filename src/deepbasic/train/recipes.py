@@ -16,6 +16,9 @@ from deepbasic.train.checkpoint import load_checkpoint
 from deepbasic.train.metrics import confusion_matrix, format_confusion, per_class_accuracy
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def _loaders(data, batch_size: int, seed: int):
     from deepbasic.data import DataLoader
 
@@ -52,8 +55,10 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, epochs
                      seed: int = 0, out_dir: str | None = None, resume: bool = False,
                      model_kwargs: dict | None = None, progress: bool = True,
                      patience: int | None = None, data_root: str | None = None,
-                     verbose: bool = True) -> dict:
+                     schedule: str = "constant", verbose: bool = True) -> dict:
     """Train ``model_name`` on ``dataset`` with Adam and report test accuracy.
+
+    schedule: the learning rate over epochs, ``"constant"`` or ``"cosine"`` (annealed to 0).
 
     Returns a dict with the test accuracy, training time, throughput, history and file paths;
     also written to ``out_dir/result.json``.
@@ -68,11 +73,15 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, epochs
     model_kwargs = dict(model_kwargs or {})
     config = {"model": model_name, "model_kwargs": model_kwargs, "dataset": dataset,
               "input_shape": list(data.train.x.shape[1:]), "classes": list(map(str, data.classes)),
-              "seed": seed, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay}
+              "seed": seed, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
+              "schedule": schedule}
     model = build_model(model_name, input_shape=data.train.x.shape[1:],
                         num_classes=len(data.classes), **model_kwargs)
     optimizer = optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, out_dir=out_dir, config=config,
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: expected one of {', '.join(SCHEDULES)}")
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if schedule == "cosine" else None
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler, out_dir=out_dir, config=config,
                       monitor="val_accuracy", mode="max", patience=patience, progress=progress,
                       verbose=verbose)
     train, val, test = _loaders(data, batch_size, seed)
