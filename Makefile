@@ -12,15 +12,15 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-deps: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[data]'
+	$(PY) -m pip install --quiet -e '.[cli]'
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[data,test]'
+	$(PY) -m pip install --quiet -e '.[cli,test]'
 	touch $@
 
 demo: $(VENV)/.demo-deps
-	$(PY) -m deepbasic train mlp --dataset digits
+	$(PY) -m deepbasic train mlp --dataset digits --epochs 40 --lr 3e-3 --batch-norm --dropout 0.1 --schedule cosine
 
 test: $(VENV)/.test-deps
 	$(PY) -m pytest

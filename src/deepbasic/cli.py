@@ -18,6 +18,13 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump): ``deepbasic train: error: ... (see --help)``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -113,7 +120,8 @@ def cmd_train(args) -> int:
                          batch_size=args.batch_size, weight_decay=args.weight_decay,
                          seed=args.seed, out_dir=args.out, resume=args.resume,
                          model_kwargs=model_kwargs, progress=not args.no_progress,
-                         patience=args.patience, data_root=args.data_root)
+                         patience=args.patience, data_root=args.data_root,
+                         schedule=args.schedule)
     print(r["confusion_text"])
     print(f"test accuracy {r['test_accuracy']:.4f}  ({r['test_examples']} examples, "
           f"{r['train_time_s']:.1f} s training, {r['train_examples_per_s']:,.0f} examples/s)")
@@ -146,11 +154,11 @@ def cmd_tour(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deepbasic",
         description="deepbasic: the fundamentals of deep learning for computer vision.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     p = sub.add_parser("info", help="versions, backend and BLAS threads")
@@ -167,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hidden layer widths, e.g. 256,128")
     p.add_argument("--batch-norm", action="store_true", help="batch norm after each hidden layer")
     p.add_argument("--dropout", type=_probability, default=0.0)
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="learning rate over epochs: constant, or cosine annealing to 0")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--out", metavar="RUN_DIR", help="write checkpoints, metrics and plots here")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
