@@ -11,11 +11,14 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
 
     run_dir = os.path.join(out_dir, "mlp")
     if quick:
-        r = train_classifier("mlp", "digits", epochs=15, out_dir=run_dir, progress=False,
-                             verbose=False)
+        r = train_classifier("mlp", "digits", epochs=40, lr=3e-3, schedule="cosine",
+                             model_kwargs={"batch_norm": True, "dropout": 0.1},
+                             out_dir=run_dir, progress=False, verbose=False)
     else:
-        r = train_classifier("mlp", "fashion-mnist", epochs=20, out_dir=run_dir, progress=False,
-                             verbose=False, model_kwargs={"hidden": [512, 256], "dropout": 0.2})
+        r = train_classifier("mlp", "fashion-mnist", epochs=30, lr=1e-3, batch_size=128,
+                             schedule="cosine", out_dir=run_dir, progress=False, verbose=False,
+                             model_kwargs={"hidden": [512, 256], "batch_norm": True,
+                                           "dropout": 0.2})
     numbers = [
         ("dataset", f"{r['dataset']} ({r['test_examples']} test images)"),
         ("parameters", f"{r['parameters']:,}"),
@@ -36,6 +39,7 @@ register(Chapter(
     idea=("Stacked linear layers with ReLU between them, He-initialized, trained by minibatch "
           "gradient descent with Adam on softmax cross-entropy: the first network that learns "
           "its own features."),
-    command="deepbasic train mlp --dataset fashion-mnist --epochs 20 --hidden 512,256 --dropout 0.2",
+    command=("deepbasic train mlp --dataset fashion-mnist --epochs 30 --hidden 512,256 --batch-norm "
+             "--dropout 0.2 --schedule cosine --batch-size 128 --out runs/mlp-fashion"),
     run=run,
 ))
