@@ -68,6 +68,54 @@ def torch_step(x, y, weights):
     return step
 
 
+def breakdown(x, y, weights, repeats: int):
+    """Where the time goes: forward+backward, the Adam step, and the matrix products alone."""
+    import torch
+
+    import deepbasic as db
+    from deepbasic import nn, optim
+
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                          nn.Linear(256, 10))
+    model.load_state_dict(weights)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
+                                 torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+    xt, yt, tx, ty = db.tensor(x), db.tensor(y), torch.from_numpy(x), torch.from_numpy(y)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def fb():
+        opt.zero_grad()
+        loss_fn(model(xt), yt).backward()
+
+    def tfb():
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tmodel(tx), ty).backward()
+
+    ws = [weights[f"{i}.weight"] for i in (0, 2, 4)]
+    tws = [torch.from_numpy(w) for w in ws]
+
+    def gemms(mats, inp):  # forward, input-gradient and weight-gradient products of the 3 layers
+        acts = [inp]
+        for w in mats:
+            acts.append(acts[-1] @ w.T)
+        g = acts[-1]
+        for i in (2, 1, 0):
+            gw = g.T @ acts[i]
+            if i:
+                g = g @ mats[i]
+        return gw
+
+    rows = [("forward + backward", median_time(fb, repeats), median_time(tfb, repeats))]
+    fb(), tfb()
+    rows.append(("Adam step", median_time(opt.step, repeats), median_time(topt.step, repeats)))
+    rows.append(("the 8 matrix products alone", median_time(lambda: gemms(ws, x), repeats),
+                 median_time(lambda: gemms(tws, tx), repeats)))
+    for name, a, b in rows:
+        print(f"  {name:28s} deepbasic {a * 1e3:7.3f} ms   PyTorch {b * 1e3:7.3f} ms   ratio {a / b:.2f}")
+
+
 def tiny_ops():
     import torch
 
@@ -109,6 +157,7 @@ def main() -> None:
     print(f"MLP 784-512-256-10, batch 256, float32, Adam step, torch threads {torch.get_num_threads()}")
     print(f"  deepbasic {t_db * 1e3:8.3f} ms   PyTorch {t_torch * 1e3:8.3f} ms   "
           f"ratio {t_db / t_torch:.2f}")
+    breakdown(x, y, weights, args.repeats)
 
     db_add, torch_add = tiny_ops()
     t_db = median_time(db_add, args.repeats * 10)

@@ -86,6 +86,9 @@ def run_tour(out_dir: str = "tour", quick: bool = True, only=None, log=print) ->
         except Exception:  # keep going: the report says what failed
             error = traceback.format_exc()
             log(f"[tour] {chapter.key} failed:\n{error}")
+        if result is not None:
+            for label, value in result.numbers:
+                log(f"[tour]   {label}: {value}")
         sections.append(_section(chapter, result, time.perf_counter() - t0, error))
     mode = "quick" if quick else "full"
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>deepbasic tour</title>"
