@@ -144,6 +144,13 @@ class Trainer:
             for row in self.history:
                 f.write(json.dumps(row) + "\n")
 
+    def _remove_stale_temp_files(self) -> None:
+        """Delete half-written temp files that a killed run left beside its outputs."""
+        names = ("last.safetensors.", "best.safetensors.", "metrics.jsonl.", "curves.png.")
+        for f in os.listdir(self.out_dir):
+            if f.endswith(".tmp") and f.startswith(names):
+                os.unlink(os.path.join(self.out_dir, f))
+
     def resume(self) -> int:
         """Load ``out_dir/last.safetensors``; returns the epoch it finished."""
         path = self.path("last.safetensors")
@@ -161,6 +168,7 @@ class Trainer:
         """Train until ``epochs`` (total, counting resumed ones) or early stopping; returns history."""
         if self.out_dir:
             os.makedirs(self.out_dir, exist_ok=True)
+            self._remove_stale_temp_files()
         start_epoch = self.resume() + 1 if resume else 1
         if not resume and self.out_dir:
             self._write_metrics()
