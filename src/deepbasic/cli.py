@@ -8,55 +8,24 @@
 """
 from __future__ import annotations
 
-import argparse
+import importlib
 import sys
 
 import numpy as np
 
+from deepbasic.cli_args import (
+    CLIError,
+    Parser,
+    hidden_sizes,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
 
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage dump): ``deepbasic train: error: ... (see --help)``."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _number(kind, accept, expected: str):
-    """An argparse type: parse with ``kind`` (int or float), keep values where ``accept`` holds."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, lambda v: v > 0, "a positive integer")
-_non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
-_positive_float = _number(float, lambda v: v > 0, "a positive number")
-_non_negative_float = _number(float, lambda v: v >= 0, "a non-negative number")
-_probability = _number(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
-
-
-def _hidden_sizes(text: str) -> tuple:
-    try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer widths like 256,128, got {text!r}"
-        ) from None
-    if not sizes or any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"expected positive layer widths like 256,128, got {text!r}")
-    return sizes
+# Chapters add their commands as modules with ``register(subparsers)``, in curriculum order.
+COMMAND_MODULES: list[str] = []
 
 
 def cmd_info(args) -> int:
@@ -125,12 +94,12 @@ def cmd_tour(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="deepbasic",
         description="deepbasic: the fundamentals of deep learning for computer vision.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     p = sub.add_parser("info", help="versions, backend and BLAS threads")
@@ -139,20 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model and report test accuracy")
     p.add_argument("model", choices=["mlp"], help="the model to train")
     p.add_argument("--dataset", default="digits", choices=["digits", "fashion-mnist", "mnist"])
-    p.add_argument("--epochs", type=_positive_int, default=30)
-    p.add_argument("--lr", type=_positive_float, default=1e-3)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
-    p.add_argument("--hidden", type=_hidden_sizes, default=(256, 128),
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.0)
+    p.add_argument("--hidden", type=hidden_sizes, default=(256, 128),
                    help="hidden layer widths, e.g. 256,128")
     p.add_argument("--batch-norm", action="store_true", help="batch norm after each hidden layer")
-    p.add_argument("--dropout", type=_probability, default=0.0)
+    p.add_argument("--dropout", type=probability, default=0.0)
     p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="learning rate over epochs: constant, or cosine annealing to 0")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", metavar="RUN_DIR", help="write checkpoints, metrics and plots here")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--patience", type=_positive_int, default=None,
+    p.add_argument("--patience", type=positive_int, default=None,
                    help="stop after this many epochs without a better validation accuracy")
     p.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -172,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--full", action="store_true", help="the full versions")
     p.add_argument("--chapters", nargs="*", metavar="KEY", help="run only these chapters")
     p.set_defaults(func=cmd_tour)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
