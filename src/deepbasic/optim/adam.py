@@ -15,7 +15,7 @@ class Adam(Optimizer):
 
         g     = -g_t if maximize else g_t
         g     = g + weight_decay * theta                  (L2 penalty, if weight_decay != 0)
-        m_t   = m_{t-1} + (1 - beta1) * (g - m_{t-1})     (= beta1 m_{t-1} + (1 - beta1) g)
+        m_t   = beta1 * m_{t-1} + (1 - beta1) * g
         v_t   = beta2 * v_{t-1} + (1 - beta2) * g * g
         vmax  = max(vmax, v_t)   and use vmax for v_t     (if amsgrad)
         theta = theta - lr / (1 - beta1^t) * m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
@@ -84,14 +84,14 @@ class Adam(Optimizer):
                 theta, g, m, v, g_eff, t = block[:6]
                 g = self._effective_grad_into(theta, g, 0.0 if decoupled else weight_decay,
                                               maximize, g_eff)
-                # m += (1 - beta1) * (g - m)
-                xp.subtract(g, m, out=t)
-                t *= 1.0 - beta1
+                # m = beta1 * m + (1 - beta1) * g
+                m *= beta1
+                xp.multiply(g, 1.0 - beta1, out=t)
                 m += t
                 # v = beta2 * v + (1 - beta2) * g * g
                 v *= beta2
-                xp.multiply(g, 1.0 - beta2, out=t)
-                t *= g
+                xp.square(g, out=t)
+                t *= 1.0 - beta2
                 v += t
                 if amsgrad:
                     vmax = block[6]
@@ -114,7 +114,7 @@ class AdamW(Adam):
 
         theta = theta * (1 - lr * weight_decay)
         g     = -g_t if maximize else g_t
-        m_t   = m_{t-1} + (1 - beta1) * (g - m_{t-1})
+        m_t   = beta1 * m_{t-1} + (1 - beta1) * g
         v_t   = beta2 * v_{t-1} + (1 - beta2) * g * g
         vmax  = max(vmax, v_t)   and use vmax for v_t     (if amsgrad)
         theta = theta - lr / (1 - beta1^t) * m_t / (sqrt(v_t) / sqrt(1 - beta2^t) + eps)
