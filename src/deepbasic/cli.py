@@ -25,7 +25,7 @@ from deepbasic.cli_args import (
 )
 
 # Chapters add their commands as modules with ``register(subparsers)``, in curriculum order.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear"]
 
 
 def cmd_info(args) -> int:

@@ -15,7 +15,12 @@ from deepbasic.report.chapters import CHAPTERS, ChapterResult
 from deepbasic.serialization import atomic_write
 
 # Importing a chapter module registers its chapter, in curriculum order.
-CHAPTER_MODULES = ["deepbasic.report.chapter_backprop", "deepbasic.report.chapter_mlp"]
+CHAPTER_MODULES = [
+    "deepbasic.report.chapter_knn",
+    "deepbasic.report.chapter_linear",
+    "deepbasic.report.chapter_backprop",
+    "deepbasic.report.chapter_mlp",
+]
 
 
 def load_chapters():

@@ -1,0 +1,1 @@
+"""Command modules: each adds one ``deepbasic`` subcommand with ``register(subparsers)``."""
