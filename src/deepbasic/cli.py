@@ -5,6 +5,7 @@
                         [--out RUN_DIR [--resume]]
     deepbasic eval RUN_DIR/best.safetensors
     deepbasic tour [--out DIR] [--quick|--full]
+    deepbasic knn | linear | optimizers | search | ensemble | decay ...  (one module per chapter under deepbasic/commands)
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ from deepbasic.cli_args import (
 )
 
 # Chapters add their commands as modules with ``register(subparsers)``, in curriculum order.
-COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear"]
+COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear",
+                              "deepbasic.commands.optimizers",
+                              "deepbasic.commands.search", "deepbasic.commands.ensemble",
+                              "deepbasic.commands.decay"]
 
 
 def cmd_info(args) -> int:
@@ -116,8 +120,8 @@ def build_parser() -> Parser:
                    help="hidden layer widths, e.g. 256,128")
     p.add_argument("--batch-norm", action="store_true", help="batch norm after each hidden layer")
     p.add_argument("--dropout", type=probability, default=0.0)
-    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
-                   help="learning rate over epochs: constant, or cosine annealing to 0")
+    p.add_argument("--schedule", default="constant", choices=["constant", "step", "exponential", "cosine"],
+                   help="lr over epochs: constant, step, exponential (both to lr/100) or cosine to 0")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", metavar="RUN_DIR", help="write checkpoints, metrics and plots here")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

@@ -446,3 +446,32 @@ def test_parameter_repr_and_call_forward():
     assert repr(p).startswith("Parameter containing:")
     with pytest.raises(NotImplementedError):
         nn.Module()(db.zeros(1))
+
+
+def test_forward_hooks_see_inputs_and_outputs_and_can_be_removed():
+    import deepbasic as db
+    from deepbasic import nn
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    seen = []
+    handle = model[0].register_forward_hook(lambda m, args, out: seen.append((args[0].shape, out.shape)))
+    pre = model[2].register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    out = model(db.tensor(np.ones((5, 4), dtype=np.float32)))
+    assert seen == [((5, 4), (5, 3))]
+    np.testing.assert_allclose(out.numpy(), np.broadcast_to(model[2].bias.numpy(), (5, 2)))
+    handle.remove()
+    pre.remove()
+    model(db.tensor(np.ones((5, 4), dtype=np.float32)))
+    assert len(seen) == 1
+
+
+def test_forward_hook_can_replace_output_and_rejects_non_callables():
+    import deepbasic as db
+    from deepbasic import nn
+
+    layer = nn.Linear(2, 2)
+    with layer.register_forward_hook(lambda m, args, out: out * 0):
+        assert float(layer(db.tensor(np.ones((1, 2)))).abs().sum().item()) == 0.0
+    assert float(layer(db.tensor(np.ones((1, 2)))).abs().sum().item()) != 0.0
+    with pytest.raises(TypeError, match="callable"):
+        layer.register_forward_hook("not a function")

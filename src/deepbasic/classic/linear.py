@@ -29,7 +29,8 @@ def _optimizer_class(name: str):
     from deepbasic import optim
 
     table = {n.lower(): getattr(optim, n) for n in optim.__all__
-             if isinstance(getattr(optim, n), type) and n != "Optimizer"}
+             if isinstance(getattr(optim, n), type) and n not in ("Optimizer", "LBFGS")}
+    # L-BFGS needs a closure over the whole batch: see deepbasic.classic.optimizers
     key = str(name).lower()
     if key not in table:
         raise ValueError(f"optimizer must be one of {', '.join(sorted(table))}, got {name!r}")

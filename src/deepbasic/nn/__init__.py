@@ -11,7 +11,7 @@ from deepbasic.nn.layers.activation import (
     Tanh,
 )
 from deepbasic.nn.layers.container import Flatten, Identity, ModuleList, Sequential
-from deepbasic.nn.layers.dropout import Dropout
+from deepbasic.nn.layers.dropout import Dropout, Dropout2d
 from deepbasic.nn.layers.linear import Linear
 from deepbasic.nn.layers.loss import (
     BCEWithLogitsLoss,
@@ -21,5 +21,9 @@ from deepbasic.nn.layers.loss import (
     MultiClassHingeLoss,
     NLLLoss,
 )
-from deepbasic.nn.layers.normalization import BatchNorm1d, LayerNorm
+from deepbasic.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, LocalResponseNorm
+from deepbasic.nn.layers.conv import Conv2d, ConvTranspose2d
+from deepbasic.nn.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
+from deepbasic.nn.layers.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from deepbasic.nn.module import Module, Parameter, StateDictError
+

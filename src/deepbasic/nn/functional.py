@@ -22,6 +22,14 @@ clamp = ops.clamp
 clip = ops.clamp
 cat = ops.cat
 stack = ops.stack
+conv2d = ops.conv2d
+conv_transpose2d = ops.conv_transpose2d
+max_pool2d = ops.max_pool2d
+avg_pool2d = ops.avg_pool2d
+adaptive_avg_pool2d = ops.adaptive_avg_pool2d
+max_unpool2d = ops.max_unpool2d
+interpolate = ops.interpolate
+local_response_norm = ops.local_response_norm
 
 
 def _t(x) -> Tensor:

@@ -33,6 +33,35 @@ class StateDictError(RuntimeError):
     """A state dict does not fit the module: missing or unexpected keys, or wrong shapes."""
 
 
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``handle.remove()`` unregisters the hook (also as a
+    context manager: ``with model.fc.register_forward_hook(f): ...``)."""
+
+    _next_id = 0
+
+    def __init__(self, store: OrderedDict):
+        self._store = store
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._store.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _add_hook(store: OrderedDict, hook) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(store)
+    store[handle.id] = hook
+    return handle
+
+
 class Module:
     """Base class of all layers and models. Subclasses set attributes in ``__init__`` and write
     ``forward``; calling the module runs ``forward``.
@@ -43,6 +72,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # ----- registration -----------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -119,7 +150,28 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks):
+            return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks.values()):
+            changed = hook(self, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            changed = hook(self, args, output)
+            if changed is not None:
+                output = changed
+        return output
+
+    def register_forward_pre_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces the
+        positional inputs (a tuple, or one value). Returns a handle whose ``remove()`` undoes it."""
+        return _add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(module, args, output)`` after each forward; a non-None result replaces the
+        output. Used by ``deepbasic summary`` (shapes) and the visualization tools (activations)."""
+        return _add_hook(self._forward_hooks, hook)
 
     # ----- traversal --------------------------------------------------------------------------
     def named_modules(self, prefix: str = "", remove_duplicate: bool = True):
@@ -183,9 +235,15 @@ class Module:
 
     # ----- modes and gradients ----------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
-        """Training mode (dropout active, batch norm uses batch statistics)."""
+        """Training mode (dropout active, batch norm uses batch statistics). A module marked
+        ``frozen = True`` (see :func:`deepbasic.models.transfer.freeze`) stays in eval mode, with
+        everything inside it, so a frozen feature extractor keeps its batch-norm statistics."""
+        frozen = [m for m in self.modules() if m.__dict__.get("frozen", False)]
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
+        for f in frozen:
+            for m in f.modules():
+                object.__setattr__(m, "training", False)
         return self
 
     def eval(self) -> "Module":

@@ -87,3 +87,16 @@ from deepbasic.ops.shape import (
 )
 from deepbasic.ops.norm import BatchNorm, LayerNorm
 from deepbasic.ops.dropout import Dropout
+from deepbasic.ops.conv import Conv2d, ConvTranspose2d, conv2d, conv_transpose2d, conv_transpose_output_size
+from deepbasic.ops.im2col import col2im, conv_output_size, im2col
+from deepbasic.ops.pool import (
+    AvgPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    max_pool2d,
+    max_unpool2d,
+)
+from deepbasic.ops.upsample import NearestResize2d, Resample2d, interpolate
+from deepbasic.ops.norm2d import LocalResponseNorm, local_response_norm

@@ -15,6 +15,7 @@ from deepbasic.optim import lr_scheduler
 from deepbasic.optim.adagrad import Adagrad
 from deepbasic.optim.adam import Adam, AdamW
 from deepbasic.optim.clip import clip_grad_norm_, clip_grad_value_
+from deepbasic.optim.lbfgs import LBFGS
 from deepbasic.optim.optimizer import Optimizer
 from deepbasic.optim.rmsprop import RMSprop
 from deepbasic.optim.sgd import SGD
@@ -26,6 +27,7 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
+    "LBFGS",
     "clip_grad_norm_",
     "clip_grad_value_",
     "lr_scheduler",

@@ -18,8 +18,12 @@ from deepbasic.serialization import atomic_write
 CHAPTER_MODULES = [
     "deepbasic.report.chapter_knn",
     "deepbasic.report.chapter_linear",
+    "deepbasic.report.chapter_optimizers",
     "deepbasic.report.chapter_backprop",
     "deepbasic.report.chapter_mlp",
+    "deepbasic.report.chapter_decay",
+    "deepbasic.report.chapter_search",
+    "deepbasic.report.chapter_ensemble",
 ]
 
 

@@ -1,12 +1,14 @@
 """Complete training runs used by the command line and the tour: data, model, Trainer, report.
 
 ``train_classifier`` trains a registered model on a dataset into a run directory (checkpoints,
-metrics.jsonl, curves.png, confusion.png, result.json); ``evaluate_checkpoint`` rebuilds the model
-from a checkpoint's saved configuration and measures it on the test split.
+metrics.jsonl, curves.png, confusion.png, result.json); ``load_model`` rebuilds the model from a
+checkpoint's saved configuration and ``evaluate_checkpoint`` measures it on the test split.
+``make_scheduler`` builds the learning-rate schedules named in ``SCHEDULES``.
 """
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import time
 
@@ -16,7 +18,41 @@ from deepbasic.train.checkpoint import load_checkpoint
 from deepbasic.train.metrics import confusion_matrix, format_confusion, per_class_accuracy
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+
+#: lr factor of the "step" and "exponential" schedules at the end of a run (a 100x decay)
+FINAL_LR_FACTOR = 0.01
+
+
+def make_scheduler(schedule: str, optimizer, epochs: int):
+    """The lr scheduler of a named schedule over ``epochs`` epochs (stepped once per epoch).
+
+    ``"constant"``: None (the lr never changes).
+    ``"step"``: :class:`~deepbasic.optim.lr_scheduler.MultiStepLR`, the lr times 0.1 after half
+    and after three quarters of the epochs (epochs 1..E/2 at lr, then lr/10, the last quarter at
+    lr/100; milestones ``E // 2`` and ``3E // 4``, at least 1, duplicates dropped).
+    ``"exponential"``: :class:`~deepbasic.optim.lr_scheduler.ExponentialLR` with
+    ``gamma = 0.01 ** (1 / (E - 1))``, so the lr falls smoothly by 100x from the first epoch to
+    the last (``gamma = 1`` for a single epoch).
+    ``"cosine"``: :class:`~deepbasic.optim.lr_scheduler.CosineAnnealingLR` with ``T_max = E``
+    (half a cosine from lr towards 0, reached just after the last epoch).
+    """
+    from deepbasic.optim import lr_scheduler
+
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: expected one of {', '.join(SCHEDULES)}")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"make_scheduler: epochs must be a positive integer, got {epochs!r}")
+    epochs = int(epochs)
+    if schedule == "step":
+        milestones = sorted({max(1, epochs // 2), max(1, (3 * epochs) // 4)})
+        return lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+    if schedule == "exponential":
+        gamma = FINAL_LR_FACTOR ** (1.0 / (epochs - 1)) if epochs > 1 else 1.0
+        return lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    if schedule == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    return None
 
 
 def _loaders(data, batch_size: int, seed: int):
@@ -55,10 +91,14 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, epochs
                      seed: int = 0, out_dir: str | None = None, resume: bool = False,
                      model_kwargs: dict | None = None, progress: bool = True,
                      patience: int | None = None, data_root: str | None = None,
-                     schedule: str = "constant", verbose: bool = True) -> dict:
+                     schedule: str = "constant", verbose: bool = True,
+                     snapshot_every: int | None = None) -> dict:
     """Train ``model_name`` on ``dataset`` with Adam and report test accuracy.
 
-    schedule: the learning rate over epochs, ``"constant"`` or ``"cosine"`` (annealed to 0).
+    schedule: the learning rate over epochs, one of ``SCHEDULES`` (see :func:`make_scheduler`):
+    ``"constant"``, ``"step"`` (/10 at 1/2 and 3/4 of the run), ``"exponential"`` (100x decay
+    over the run) or ``"cosine"`` (annealed to 0). snapshot_every: also keep
+    ``out_dir/epoch_<NNN>.safetensors`` every that many epochs (see :class:`Trainer`).
 
     Returns a dict with the test accuracy, training time, throughput, history and file paths;
     also written to ``out_dir/result.json``.
@@ -80,10 +120,10 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, epochs
     optimizer = optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: expected one of {', '.join(SCHEDULES)}")
-    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if schedule == "cosine" else None
+    scheduler = make_scheduler(schedule, optimizer, epochs)
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler, out_dir=out_dir, config=config,
                       monitor="val_accuracy", mode="max", patience=patience, progress=progress,
-                      verbose=verbose)
+                      verbose=verbose, snapshot_every=snapshot_every)
     train, val, test = _loaders(data, batch_size, seed)
     start = time.perf_counter()
     history = trainer.fit(train, val, epochs=epochs, resume=resume)
@@ -106,18 +146,35 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, epochs
     return result
 
 
-def evaluate_checkpoint(path: str, dataset: str | None = None, data_root: str | None = None,
-                        out_dir: str | None = None) -> dict:
-    """Rebuild the model saved in a checkpoint and measure it on the test split."""
-    from deepbasic import nn
-    from deepbasic.data import DataLoader, load_dataset
+def load_model(path: str):
+    """Rebuild the model saved in a checkpoint written by :func:`train_classifier`.
+
+    Returns ``(model, checkpoint)``: the model (built from the checkpoint's saved configuration,
+    weights loaded, in evaluation mode) and the :class:`~deepbasic.train.checkpoint.Checkpoint`
+    (``checkpoint.extra["config"]`` says how it was trained).
+    """
     from deepbasic.models import build_model
-    from deepbasic.train.trainer import Trainer
 
     ckpt = load_checkpoint(path)
     config = ckpt.extra.get("config") or {}
     if "model" not in config:
         raise ValueError(f"{path}: the checkpoint does not say which model it holds")
+    model = build_model(config["model"], input_shape=tuple(config["input_shape"]),
+                        num_classes=len(config["classes"]), **config.get("model_kwargs", {}))
+    model.load_state_dict(ckpt.model)
+    model.eval()
+    return model, ckpt
+
+
+def evaluate_checkpoint(path: str, dataset: str | None = None, data_root: str | None = None,
+                        out_dir: str | None = None) -> dict:
+    """Rebuild the model saved in a checkpoint and measure it on the test split."""
+    from deepbasic import nn
+    from deepbasic.data import DataLoader, load_dataset
+    from deepbasic.train.trainer import Trainer
+
+    model, ckpt = load_model(path)
+    config = ckpt.extra["config"]
     dataset = dataset or config["dataset"]
     data = load_dataset(dataset, root=data_root)
     if list(data.train.x.shape[1:]) != list(config["input_shape"]):
@@ -125,9 +182,6 @@ def evaluate_checkpoint(path: str, dataset: str | None = None, data_root: str | 
             f"{path}: the model was trained on inputs {tuple(config['input_shape'])}, but "
             f"{dataset} has {tuple(data.train.x.shape[1:])}"
         )
-    model = build_model(config["model"], input_shape=tuple(config["input_shape"]),
-                        num_classes=len(config["classes"]), **config.get("model_kwargs", {}))
-    model.load_state_dict(ckpt.model)
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer=None, progress=False, verbose=False)
     report = test_report(trainer, DataLoader(data.test, batch_size=1024), data.classes,
                          out_dir or os.path.dirname(os.path.abspath(path)))

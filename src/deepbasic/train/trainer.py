@@ -6,9 +6,11 @@
 Each epoch trains over ``train_loader`` (a :class:`~deepbasic.data.DataLoader`), evaluates on
 ``val_loader``, steps the scheduler, appends one JSON line to ``out_dir/metrics.jsonl``, redraws
 ``out_dir/curves.png``, and writes ``out_dir/last.safetensors`` (and ``best.safetensors`` when the
-monitored metric improves) atomically. ``fit(..., resume=True)`` continues from ``last`` and ends
-with weights bit-identical to a run that never stopped. A NaN or infinite loss stops training
-with :class:`NonFiniteLossError`; the checkpoints on disk are the last good ones.
+monitored metric improves) atomically; with ``snapshot_every=k`` it also keeps
+``out_dir/epoch_<NNN>.safetensors`` after every k-th epoch (for snapshot ensembles).
+``fit(..., resume=True)`` continues from ``last`` and ends with weights bit-identical to a run
+that never stopped. A NaN or infinite loss stops training with :class:`NonFiniteLossError`; the
+checkpoints on disk are the last good ones.
 """
 from __future__ import annotations
 
@@ -51,22 +53,30 @@ class Trainer:
     default). patience: stop after that many epochs without improvement (None: never).
     progress: show a progress bar. config: JSON-able description saved in every checkpoint
     (e.g. how to rebuild the model). clip_grad_norm: clip the gradient norm before each step.
+    snapshot_every: also keep the checkpoint of every that many epochs as
+    ``epoch_<NNN>.safetensors`` (epochs k, 2k, ...; None: only ``last`` and ``best``).
     """
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, *, out_dir=None, metrics=None,
                  monitor: str = "val_loss", mode: str = "min", patience: int | None = None,
                  progress: bool = True, config: dict | None = None,
-                 clip_grad_norm: float | None = None, verbose: bool = True):
+                 clip_grad_norm: float | None = None, verbose: bool = True,
+                 snapshot_every: int | None = None):
         if mode not in ("min", "max"):
             raise ValueError(f"Trainer: mode must be 'min' or 'max', got {mode!r}")
         if patience is not None and patience < 1:
             raise ValueError(f"Trainer: patience must be >= 1, got {patience}")
+        if snapshot_every is not None and (isinstance(snapshot_every, bool)
+                                           or not isinstance(snapshot_every, (int, np.integer))
+                                           or snapshot_every < 1):
+            raise ValueError(f"Trainer: snapshot_every must be a positive integer or None, "
+                             f"got {snapshot_every!r}")
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.out_dir = os.fspath(out_dir) if out_dir is not None else None
         self.metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
         self.monitor, self.mode, self.patience = monitor, mode, patience
         self.progress, self.config, self.verbose = progress, config or {}, verbose
-        self.clip_grad_norm = clip_grad_norm
+        self.clip_grad_norm, self.snapshot_every = clip_grad_norm, snapshot_every
         self.history: list[dict] = []
         self.best: float | None = None
         self.bad_epochs = 0
@@ -74,6 +84,11 @@ class Trainer:
     # ----- paths ------------------------------------------------------------------------------
     def path(self, name: str) -> str | None:
         return os.path.join(self.out_dir, name) if self.out_dir else None
+
+    @staticmethod
+    def snapshot_name(epoch: int) -> str:
+        """The file name of the snapshot kept after ``epoch``: ``epoch_007.safetensors``."""
+        return f"epoch_{epoch:03d}.safetensors"
 
     # ----- one epoch --------------------------------------------------------------------------
     def train_epoch(self, loader, epoch: int) -> dict:
@@ -146,7 +161,7 @@ class Trainer:
 
     def _remove_stale_temp_files(self) -> None:
         """Delete half-written temp files that a killed run left beside its outputs."""
-        names = ("last.safetensors.", "best.safetensors.", "metrics.jsonl.", "curves.png.")
+        names = ("last.safetensors.", "best.safetensors.", "metrics.jsonl.", "curves.png.", "epoch_")
         for f in os.listdir(self.out_dir):
             if f.endswith(".tmp") and f.startswith(names):
                 os.unlink(os.path.join(self.out_dir, f))
@@ -193,6 +208,8 @@ class Trainer:
                 if improved:
                     self._save("best.safetensors", epoch)
                 self._save("last.safetensors", epoch)
+                if self.snapshot_every is not None and epoch % self.snapshot_every == 0:
+                    self._save(self.snapshot_name(epoch), epoch)
                 self._write_metrics()
                 self.plot()
             if self.verbose:

@@ -1,9 +1,10 @@
-"""Normalization layers: BatchNorm1d and LayerNorm."""
+"""Normalization layers: BatchNorm1d, BatchNorm2d, LayerNorm and LocalResponseNorm."""
 from __future__ import annotations
 
 from deepbasic.creation import ones, zeros
 from deepbasic.nn import functional as F
 from deepbasic.nn.module import Module, Parameter
+from deepbasic.ops.norm2d import local_response_norm
 
 
 class _BatchNorm(Module):
@@ -73,6 +74,16 @@ class BatchNorm1d(_BatchNorm):
     expected_dims = (2, 3)
 
 
+class BatchNorm2d(_BatchNorm):
+    """Spatial batch normalization of (N, C, H, W): each channel standardized with the mean and
+    (biased) variance over its N*H*W values in training, with running estimates (momentum 0.1,
+    unbiased variance) in evaluation, then scaled by weight (init 1) and shifted by bias (init 0).
+    State dict: weight, bias, running_mean, running_var, num_batches_tracked, as PyTorch.
+    """
+
+    expected_dims = (4,)
+
+
 class LayerNorm(Module):
     """Standardize each example over its last dims ``normalized_shape``; weight 1, bias 0 init."""
 
@@ -96,3 +107,19 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """Divide each activation by the energy of its ``size`` neighbouring channels (AlexNet):
+    y_c = x_c / (k + alpha/size * sum_{c' near c} x_{c'}^2)^beta. x: (N, C, ...), same shape out.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x):
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

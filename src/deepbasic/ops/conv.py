@@ -1,0 +1,531 @@
+"""2-D convolution and transposed convolution as im2col + GEMM, with their backward passes.
+
+Convolution (PyTorch's ``F.conv2d``, really a cross-correlation), for x: (N, C, H, W),
+W: (F, C/G, kH, kW), b: (F,), G groups (group g maps input channels g*C/G.. to filters g*F/G..):
+
+    out[n, f, y, x] = b[f] + sum_(c, i, j) W[f, c, i, j] * x_pad[n, c, i*dH + y*sH, j*dW + x*sW]
+
+With ``cols = im2col(x)`` (C*kH*kW, N*Ho*Wo) and ``Wm = W.reshape(F, C*kH*kW)`` that is one GEMM,
+``out = Wm @ cols``, and the backward pass is two more, with dY: (F, N*Ho*Wo):
+
+    dW = dY @ cols^T              dcols = Wm^T @ dY,  dx = col2im(dcols)         db = sum of dY
+
+For stride 1, dx is also the "full" convolution of dY (padded by d(k - 1) - p) with the kernel
+rotated by 180 degrees and its channel axes swapped: im2col copies instead of col2im additions,
+used when F <= C (see :func:`_input_grad_by_convolution`). With G groups every product is G
+independent GEMMs on the (G, ...) reshaped operands (one batched ``matmul``).
+
+A transposed convolution (``F.conv_transpose2d``, weight (C_in, C_out/G, kH, kW)) is the adjoint of
+a convolution: its forward pass is that input gradient (GEMM + col2im), its backward pass a
+convolution (im2col + GEMM).
+
+Speed (benchmarks/bench_conv.py; the machine: 2 cores, OpenBLAS SGEMM ~140 GFLOP/s).
+
+* The batch is folded into the GEMM's columns in blocks of examples whose columns take about
+  :data:`COLUMN_BLOCK_BYTES` (one big GEMM per block: F x C*kH*kW times C*kH*kW x nb*Ho*Wo). The
+  two block buffers are reused for every block, so they stay in cache instead of being
+  page-faulted in afresh (a fresh 75 MB array cost ~20 ms of page faults, as much as filling it),
+  and the backward pass recomputes the columns rather than keeping kH*kW copies of the input alive
+  from forward to backward. On a GPU the whole batch is one block.
+* The memory-bound passes (im2col, col2im, the (N, F) <-> (F, N) transposes) are split by channel
+  over threads (:func:`deepbasic.ops.im2col.parallel_for`), as the BLAS splits the GEMM.
+* What is left against PyTorch (oneDNN's direct convolution, ~90% of the core's peak): OpenBLAS
+  runs these skinny GEMMs at 65-85% of its square-matrix rate, and im2col / col2im still move
+  kH*kW copies of the input through memory.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from deepbasic.backend import get_array_module
+from deepbasic.ops.im2col import (fold_add, get_copy_threads, pad2d, padding_pairs, pair,
+                                  parallel_for, unfold)
+from deepbasic.tensor import Function, Tensor
+
+#: Target size in bytes of one block of columns on the CPU (several examples per GEMM); None:
+#: 4 MiB when the copies run on one thread, 16 MiB with more. Small blocks stay in cache (4 MiB
+#: was ~15% faster than 32 MiB on one core); but every multi-threaded GEMM call synchronizes the
+#: BLAS threads, and on a busy machine each synchronization can cost a scheduler time slice:
+#: there 4 MiB blocks ran up to 3x slower than 16-32 MiB ones (2 cores shared with other jobs).
+#: Buffers under 32 MiB are also recycled by glibc's malloc instead of being page-faulted in anew.
+COLUMN_BLOCK_BYTES: int | None = None
+#: The same on a GPU (CuPy): large, so that a batch is usually one GEMM.
+GPU_COLUMN_BLOCK_BYTES = 1 << 30
+
+
+class ConvGeometry(NamedTuple):
+    """Everything but the arrays: kernel (kH, kW), stride, dilation, output (Ho, Wo), groups."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    out: tuple
+    groups: int
+
+
+def _blocks(xp, n: int, bytes_per_example: int):
+    """Split ``n`` examples into consecutive blocks whose columns take about the block budget."""
+    if xp is not np:
+        budget = GPU_COLUMN_BLOCK_BYTES
+    elif COLUMN_BLOCK_BYTES is None:
+        budget = (4 << 20) if get_copy_threads() == 1 else (16 << 20)
+    else:
+        budget = COLUMN_BLOCK_BYTES
+    nb = max(1, min(n, budget // max(1, bytes_per_example)))
+    return [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)], nb
+
+
+def _to_channels_first(gy_block, gf, xp) -> None:
+    """gf (F, nb, Ho*Wo) = gy_block (nb, F, Ho, Wo) with the first two axes swapped."""
+    b, F = gy_block.shape[:2]
+    src = gy_block.reshape(b, F, -1)
+
+    def rows(f0, f1):
+        gf[f0:f1] = src[:, f0:f1].transpose(1, 0, 2)
+
+    parallel_for(rows, F, gf.size, xp)
+
+
+def _to_batch_first(res, dst, bias, xp) -> None:
+    """dst (nb, F, Ho*Wo) = res (F, nb, Ho*Wo) with the first two axes swapped, + bias (F,)."""
+    F = res.shape[0]
+
+    def rows(f0, f1):
+        part = res[f0:f1].transpose(1, 0, 2)
+        if bias is None:
+            dst[:, f0:f1] = part
+        else:
+            xp.add(part, bias[f0:f1, None], out=dst[:, f0:f1])
+
+    parallel_for(rows, F, res.size, xp)
+
+
+class _WeightGradSum:
+    """dW = sum over blocks of dY_block @ cols_block^T, as (G, F/G, C/G*kH*kW).
+
+    OpenBLAS ran 15-25% faster here with the longer output side first, so when
+    C/G*kH*kW >= F/G the transpose dW^T = cols @ dY^T is accumulated instead (and transposed
+    once at the end, a small copy).
+    """
+
+    def __init__(self, xp, f_per_group: int, ckk_per_group: int):
+        self.xp, self.transposed = xp, ckk_per_group >= f_per_group
+        self.sum = self.tmp = None
+
+    def add(self, gf3, cols3) -> None:
+        if self.transposed:
+            a, b = cols3, gf3.transpose(0, 2, 1)
+        else:
+            a, b = gf3, cols3.transpose(0, 2, 1)
+        if self.sum is None:
+            self.sum = self.xp.matmul(a, b)
+        else:
+            self.tmp = self.xp.matmul(a, b, out=self.tmp)
+            self.sum += self.tmp
+
+    def result(self, shape):
+        if self.sum is None:
+            return None
+        total = self.sum.transpose(0, 2, 1) if self.transposed else self.sum
+        return self.xp.ascontiguousarray(total).reshape(shape)
+
+
+def conv_gemm(x_pad, w, geom: ConvGeometry, bias=None, gy=None, want_out: bool = True):
+    """A convolution of a padded input and/or its weight gradient, by im2col + GEMM per block.
+
+    x_pad: (N, C, Hp, Wp), w: (F, C/G, kH, kW), bias: (F,) or None.
+    Returns ``(out, dw)``: out (N, F, Ho, Wo) when ``want_out`` (else None); when ``gy``
+    (N, F, Ho, Wo) is given, dw = dY @ cols^T summed over the batch, shaped like w (else None).
+    Per block of nb examples: cols (C*kH*kW, nb*Ho*Wo) from :func:`unfold`, out = Wm @ cols
+    (G GEMMs of (F/G, C/G*kH*kW) for G groups), dw += dY_block @ cols^T.
+    """
+    xp = get_array_module(x_pad, w)
+    N, C = x_pad.shape[:2]
+    F, G = w.shape[0], geom.groups
+    (kh, kw), (Ho, Wo) = geom.kernel, geom.out
+    ckk, hw, dtype = C * kh * kw, Ho * Wo, x_pad.dtype
+    w3 = w.reshape(G, F // G, ckk // G)
+    blocks, nb = _blocks(xp, N, ckk * hw * dtype.itemsize)
+    cols_buf = xp.empty(ckk * nb * hw, dtype=dtype)
+    res_buf = xp.empty(F * nb * hw, dtype=dtype)  # the GEMM's output, or dY in (F, nb*Ho*Wo)
+    out = xp.empty((N, F, Ho, Wo), dtype=dtype) if want_out else None
+    dw = _WeightGradSum(xp, F // G, ckk // G)
+    for n0, n1 in blocks:
+        b, m = n1 - n0, (n1 - n0) * hw
+        cols = unfold(x_pad[n0:n1], geom.kernel, geom.stride, geom.dilation, geom.out,
+                      out=cols_buf[:ckk * m].reshape(C, kh, kw, b, Ho, Wo))
+        cols3 = cols.reshape(G, ckk // G, m)
+        if want_out:
+            res = xp.matmul(w3, cols3, out=res_buf[:F * m].reshape(G, F // G, m))
+            _to_batch_first(res.reshape(F, b, hw), out[n0:n1].reshape(b, F, hw), bias, xp)
+        if gy is not None:
+            gf = res_buf[:F * m].reshape(F, b, hw)
+            _to_channels_first(gy[n0:n1], gf, xp)
+            dw.add(gf.reshape(G, F // G, m), cols3)
+    return out, dw.result(w.shape)
+
+
+def gemm_col2im(gy, w, geom: ConvGeometry, x_pad=None, padded_shape=None, want_dx=True,
+                want_db=False):
+    """A convolution's backward pass, per block: dx_pad = col2im(Wm^T @ dY), dw = dY @ cols^T.
+
+    gy: (N, F, Ho, Wo), w: (F, C/G, kH, kW). Returns ``(dx_pad, dw, db)``, each None unless asked:
+    dx_pad (N, C, Hp, Wp) = ``padded_shape`` when ``want_dx``; dw shaped like w when the padded
+    input ``x_pad`` is given (its columns are recomputed block by block); db (F,) when ``want_db``.
+    Each block's dY is transposed once to (F, nb*Ho*Wo) and serves all three; the block's
+    dcols and then its cols share one buffer. With ``want_dx`` only, this is a transposed
+    convolution's forward pass.
+    """
+    xp = get_array_module(gy, w)
+    N, F = gy.shape[:2]
+    G = geom.groups
+    C = w.shape[1] * G
+    (kh, kw), (Ho, Wo) = geom.kernel, geom.out
+    ckk, hw, dtype = C * kh * kw, Ho * Wo, gy.dtype
+    w3 = w.reshape(G, F // G, ckk // G)
+    w3t = w3.transpose(0, 2, 1)  # (G, C/G*kH*kW, F/G) view: BLAS reads it transposed
+    blocks, nb = _blocks(xp, N, ckk * hw * dtype.itemsize)
+    g_buf = xp.empty(F * nb * hw, dtype=dtype)
+    c_buf = xp.empty(ckk * nb * hw, dtype=dtype)  # dcols, then cols
+    # windows that tile the padded input without overlap (1x1 stride 1, 2x2 stride 2, ...) write
+    # each pixel once: col2im can assign into an uninitialized buffer instead of adding to zeros
+    tiles = want_dx and all(
+        k == s and (k == 1 or d == 1) and size == o * s
+        for k, s, d, size, o in zip(geom.kernel, geom.stride, geom.dilation, padded_shape[2:],
+                                    geom.out))
+    dx_pad = (xp.empty if tiles else xp.zeros)(padded_shape, dtype=dtype) if want_dx else None
+    db = xp.zeros(F, dtype=dtype) if want_db else None
+    dw = _WeightGradSum(xp, F // G, ckk // G)
+    for n0, n1 in blocks:
+        b, m = n1 - n0, (n1 - n0) * hw
+        gf = g_buf[:F * m].reshape(F, b, hw)
+        _to_channels_first(gy[n0:n1], gf, xp)
+        gf3 = gf.reshape(G, F // G, m)
+        if want_db:
+            db += gf.reshape(F, m).sum(axis=1)
+        if want_dx:
+            dcols = xp.matmul(w3t, gf3, out=c_buf[:ckk * m].reshape(G, ckk // G, m))
+            fold_add(dcols.reshape(C, kh, kw, b, Ho, Wo), dx_pad[n0:n1], geom.stride,
+                     geom.dilation, accumulate=not tiles)
+        if x_pad is not None:
+            cols = unfold(x_pad[n0:n1], geom.kernel, geom.stride, geom.dilation, geom.out,
+                          out=c_buf[:ckk * m].reshape(C, kh, kw, b, Ho, Wo))
+            dw.add(gf3, cols.reshape(G, ckk // G, m))
+    return dx_pad, dw.result(w.shape), db
+
+
+def _crop(a, pads):
+    (t, b), (le, r) = pads
+    if not (t or b or le or r):
+        return a
+    return a[:, :, t:a.shape[2] - b, le:a.shape[3] - r]
+
+
+#: Use the gather form of a stride-1 input gradient (see _input_grad_by_convolution) when
+#: out_channels <= GATHER_MAX_CHANNEL_RATIO * in_channels.
+GATHER_MAX_CHANNEL_RATIO = 1.0
+
+
+def _gather_input_grad(geom: ConvGeometry, padding, w_shape) -> bool:
+    """Whether a stride-1 input gradient is computed as a convolution (gather, im2col copies)
+    rather than by col2im (scatter, additions): copies are about 3x cheaper per element than
+    strided additions, and dY's columns have F*kH*kW rows against dcols' C*kH*kW."""
+    if geom.stride != (1, 1):
+        return False
+    spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
+    if any(p > s for pads, s in zip(padding, spans) for p in pads):
+        return False
+    F, c_per_group = w_shape[:2]
+    return F <= GATHER_MAX_CHANNEL_RATIO * c_per_group * geom.groups
+
+
+def _input_grad_by_convolution(g, w, geom: ConvGeometry, padding):
+    """dx of a stride-1 convolution as the "full" convolution of dY with the flipped kernel.
+
+    dx[n, c, y, x] = sum_(f, i, j) dY_pad[n, f, y + dH(kH - 1 - i), x + dW(kW - 1 - j)] W[f, c, i, j]:
+    dY padded by d(k - 1) - p on each side, convolved (stride 1, same dilation) with the weight
+    rotated by 180 degrees and with its two channel axes swapped, (C, F/G, kH, kW).
+    """
+    F, cg, kh, kw = w.shape
+    G = geom.groups
+    xp = get_array_module(w)
+    w_flip = w.reshape(G, F // G, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    w_flip = xp.ascontiguousarray(w_flip).reshape(G * cg, F // G, kh, kw)
+    (t, b), (le, r) = padding
+    sh, sw = geom.dilation[0] * (kh - 1), geom.dilation[1] * (kw - 1)
+    g_pad = pad2d(g, ((sh - t, sh - b), (sw - le, sw - r)))
+    H = g_pad.shape[2] - sh
+    W = g_pad.shape[3] - sw
+    dx, _ = conv_gemm(g_pad, w_flip, ConvGeometry(geom.kernel, (1, 1), geom.dilation, (H, W), G))
+    return dx
+
+
+class Conv2d(Function):
+    """2-D convolution (cross-correlation) by im2col + GEMM.
+
+    x: (N, C, H, W), w: (F, C/G, kH, kW), b: (F,) or absent -> out: (N, F, Ho, Wo), with
+    Ho = (H + pad_top + pad_bottom - dH(kH - 1) - 1) // sH + 1 (likewise Wo).
+    Forward: out = Wm @ im2col(x) + b.  Backward (dY: (N, F, Ho, Wo)):
+    dW = dY @ cols^T (columns recomputed from the saved padded input), dx = col2im(Wm^T @ dY)
+    cropped to (N, C, H, W), db = dY summed over (N, Ho, Wo). Work for inputs that need no
+    gradient is skipped. padding: ((top, bottom), (left, right)).
+    """
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
+                groups=1):
+        x_pad = pad2d(x, padding)
+        kh, kw = w.shape[2:]
+        (sh, sw), (dh, dw) = stride, dilation
+        Ho = (x_pad.shape[2] - dh * (kh - 1) - 1) // sh + 1
+        Wo = (x_pad.shape[3] - dw * (kw - 1) - 1) // sw + 1
+        geom = ConvGeometry((kh, kw), stride, dilation, (Ho, Wo), groups)
+        out, _ = conv_gemm(x_pad, w, geom, bias=b)
+        self.x_pad, self.w, self.geom, self.padding = x_pad, w, geom, padding
+        self.has_bias = b is not None
+        return out
+
+    def backward(self, g):
+        needs = self.needs_input_grad
+        want_db = self.has_bias and needs[2]
+        gather = needs[0] and _gather_input_grad(self.geom, self.padding, self.w.shape)
+        gx, gw, gb = gemm_col2im(g, self.w, self.geom, self.x_pad if needs[1] else None,
+                                 self.x_pad.shape, want_dx=needs[0] and not gather,
+                                 want_db=want_db)
+        if gather:
+            gx = _input_grad_by_convolution(g, self.w, self.geom, self.padding)
+        elif gx is not None:
+            gx = _crop(gx, self.padding)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+class ConvTranspose2d(Function):
+    """2-D transposed convolution: the adjoint (input gradient) of a convolution.
+
+    x: (N, C_in, H, W), w: (C_in, C_out/G, kH, kW), b: (C_out,) or absent ->
+    out: (N, C_out, Ho, Wo), Ho = (H - 1) sH - pad_top - pad_bottom + dH(kH - 1) + out_pad_h + 1.
+    Forward: out = col2im(Wm^T @ x) cropped, + b (each input pixel stamps the kernel, scaled, onto
+    an sH x sW-spaced grid). Backward (dY: (N, C_out, Ho, Wo)): dx = Wm @ im2col(dY) (a convolution
+    of dY with the same weight), dW = x @ im2col(dY)^T, db = dY summed over (N, Ho, Wo).
+    """
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
+                output_padding=(0, 0), dilation=(1, 1), groups=1):
+        N, _, H, W = x.shape
+        kh, kw = w.shape[2:]
+        (sh, sw), (dh, dw), (oh, ow) = stride, dilation, output_padding
+        (t, bt), (le, r) = padding
+        c_out = w.shape[1] * groups
+        padded = (N, c_out, (H - 1) * sh + dh * (kh - 1) + oh + 1,
+                  (W - 1) * sw + dw * (kw - 1) + ow + 1)
+        geom = ConvGeometry((kh, kw), stride, dilation, (H, W), groups)
+        out = _crop(gemm_col2im(x, w, geom, padded_shape=padded)[0], padding)
+        xp = get_array_module(x)
+        out = xp.ascontiguousarray(out) if b is None else out + b.reshape(-1, 1, 1)
+        self.x, self.w, self.geom, self.padding = x, w, geom, padding
+        self.has_bias = b is not None
+        return out
+
+    def backward(self, g):
+        needs = self.needs_input_grad
+        gx = gw = None
+        if needs[0] or needs[1]:
+            gx, gw = conv_gemm(pad2d(g, self.padding), self.w, self.geom,
+                               gy=self.x if needs[1] else None, want_out=needs[0])
+        if self.has_bias:
+            return gx, gw, (g.sum(axis=(0, 2, 3)) if needs[2] else None)
+        return gx, gw
+
+
+# ----- functional API with input checks -------------------------------------------------------------
+def _tensor(x, fn: str, what: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except Exception:
+        raise TypeError(f"{fn}: {what} must be a tensor or array, got {type(x).__name__}") from None
+
+
+def _check_dtypes(fn: str, x: Tensor, w: Tensor, b) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating-point input, got {x.dtype}")
+    if w.dtype != x.dtype:
+        raise TypeError(
+            f"{fn}: input is {x.dtype} but weight is {w.dtype}: convert one of them "
+            f"(x.float() / module.float(), or .double())"
+        )
+    if b is not None and b.dtype != x.dtype:
+        raise TypeError(f"{fn}: input is {x.dtype} but bias is {b.dtype}")
+
+
+def _check_groups(fn: str, groups, channels: int, what: str) -> int:
+    """groups as an int, checked to be positive and to divide ``channels``."""
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    if channels % groups:
+        raise ValueError(f"{fn}: {what} ({channels}) must be divisible by groups ({groups})")
+    return groups
+
+
+def _positive_pair(value, name: str, fn: str) -> tuple[int, int]:
+    p = pair(value, name, fn)
+    if min(p) < 1:
+        raise ValueError(f"{fn}: {name} must be positive, got {value!r}")
+    return p
+
+
+def _unbatched(fn_name: str, x: Tensor):
+    if x.ndim == 3:
+        return True
+    if x.ndim != 4:
+        raise ValueError(
+            f"{fn_name}: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape "
+            f"{tuple(x.shape)}"
+        )
+    return False
+
+
+def _same_padding(kernel, dilation):
+    """PyTorch's padding="same" for stride 1: total d(k - 1) per axis, the odd one at the end."""
+    pads = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D convolution, PyTorch's ``F.conv2d``.
+
+    x: (N, C, H, W) (or unbatched (C, H, W)), weight: (F, C/groups, kH, kW), bias: (F,) or None
+    -> (N, F, Ho, Wo) with Ho = (H + 2 pH - dH (kH - 1) - 1) // sH + 1 (see
+    :func:`~deepbasic.ops.im2col.conv_output_size`). stride, dilation: int or (h, w).
+    padding: int, (pH, pW), ((top, bottom), (left, right)), "valid" (no padding) or "same"
+    (stride 1 only; output size = input size; with an even kernel the extra row / column is
+    padded at the bottom / right, as PyTorch does).
+    """
+    fn = "conv2d"
+    x, weight = _tensor(x, fn, "input"), _tensor(weight, fn, "weight")
+    bias = None if bias is None else _tensor(bias, fn, "bias")
+    if _unbatched(fn, x):
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if weight.ndim != 4:
+        raise ValueError(
+            f"{fn}: expected a 4-D weight (out_channels, in_channels / groups, kH, kW), got shape "
+            f"{tuple(weight.shape)}"
+        )
+    _check_dtypes(fn, x, weight, bias)
+    N, C, H, W = x.shape
+    F = weight.shape[0]
+    groups = _check_groups(fn, groups, F, "out_channels = weight.shape[0]")
+    if C != weight.shape[1] * groups:
+        per_group = f" ({weight.shape[1]} per group x {groups} groups)" if groups > 1 else ""
+        raise ValueError(
+            f"{fn}: input has {C} channels, weight expects {weight.shape[1] * groups}{per_group} "
+            f"(input {tuple(x.shape)}, weight {tuple(weight.shape)})"
+        )
+    if bias is not None and tuple(bias.shape) != (F,):
+        raise ValueError(f"{fn}: expected a bias of shape ({F},), got {tuple(bias.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride = _positive_pair(stride, "stride", fn)
+    dilation = _positive_pair(dilation, "dilation", fn)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0), (0, 0))
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(
+                    f"{fn}: padding='same' needs stride 1 (as in PyTorch), got stride {stride}"
+                )
+            pads = _same_padding(kernel, dilation)
+        else:
+            raise ValueError(
+                f"{fn}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+            )
+    else:
+        pads = padding_pairs(padding, fn)
+    Hp, Wp = H + sum(pads[0]), W + sum(pads[1])
+    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+    if span[0] > Hp or span[1] > Wp:
+        dil = f" (dilated to {span[0]}x{span[1]})" if dilation != (1, 1) else ""
+        raise ValueError(
+            f"{fn}: kernel {kernel[0]}x{kernel[1]}{dil} is larger than the padded input "
+            f"{Hp}x{Wp} (input {H}x{W}, padding {padding!r})"
+        )
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*args, stride=stride, padding=pads, dilation=dilation, groups=groups)
+
+
+def conv_transpose_output_size(n: int, f: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a transposed convolution: ``(n - 1) s - 2p + d(f - 1) + output_padding + 1``.
+
+    The inverse of :func:`~deepbasic.ops.im2col.conv_output_size`: a convolution with the same
+    settings maps this length back to n (output_padding picks among the lengths that do, when
+    stride > 1). padding may be a pair (before, after).
+    """
+    before, after = pair(padding, "padding", "conv_transpose_output_size")
+    return (n - 1) * stride - before - after + dilation * (f - 1) + output_padding + 1
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """2-D transposed convolution ("deconvolution"), PyTorch's ``F.conv_transpose2d``.
+
+    x: (N, C_in, H, W) (or unbatched (C_in, H, W)), weight: (C_in, C_out/groups, kH, kW),
+    bias: (C_out,) or None -> (N, C_out, Ho, Wo),
+    Ho = (H - 1) sH - 2 pH + dH (kH - 1) + output_padding_h + 1. It is the gradient of
+    ``conv2d`` with respect to its input (same weight, stride, padding, dilation), so it
+    upsamples by the stride. output_padding (< stride or < dilation) adds rows / columns at the
+    bottom / right to pick among the output sizes a strided convolution maps to the same size.
+    """
+    fn = "conv_transpose2d"
+    x, weight = _tensor(x, fn, "input"), _tensor(weight, fn, "weight")
+    bias = None if bias is None else _tensor(bias, fn, "bias")
+    if _unbatched(fn, x):
+        return conv_transpose2d(x.unsqueeze(0), weight, bias, stride, padding, output_padding,
+                                groups, dilation).squeeze(0)
+    if weight.ndim != 4:
+        raise ValueError(
+            f"{fn}: expected a 4-D weight (in_channels, out_channels / groups, kH, kW), got shape "
+            f"{tuple(weight.shape)}"
+        )
+    _check_dtypes(fn, x, weight, bias)
+    N, C, H, W = x.shape
+    if C != weight.shape[0]:
+        raise ValueError(
+            f"{fn}: input has {C} channels, weight expects {weight.shape[0]} "
+            f"(input {tuple(x.shape)}, weight (in_channels, out_channels / groups, kH, kW) = "
+            f"{tuple(weight.shape)})"
+        )
+    groups = _check_groups(fn, groups, C, "in_channels = weight.shape[0]")
+    c_out = weight.shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ValueError(f"{fn}: expected a bias of shape ({c_out},), got {tuple(bias.shape)}")
+    if isinstance(padding, str):
+        raise ValueError(f"{fn}: padding must be an int or a pair (PyTorch has no {padding!r} "
+                         f"for transposed convolutions)")
+    kernel = tuple(weight.shape[2:])
+    stride = _positive_pair(stride, "stride", fn)
+    dilation = _positive_pair(dilation, "dilation", fn)
+    pads = padding_pairs(padding, fn)
+    out_pad = pair(output_padding, "output_padding", fn)
+    for op, s, d in zip(out_pad, stride, dilation):
+        if op < 0 or op >= max(s, d):
+            raise ValueError(
+                f"{fn}: output_padding must be non-negative and smaller than stride or dilation, "
+                f"got output_padding {out_pad}, stride {stride}, dilation {dilation}"
+            )
+    size = [conv_transpose_output_size(n, k, s, p, op, d)
+            for n, k, s, p, op, d in zip((H, W), kernel, stride, pads, out_pad, dilation)]
+    if min(size) < 1:
+        raise ValueError(
+            f"{fn}: the output would be {size[0]}x{size[1]}: padding {padding!r} is too large for "
+            f"input {H}x{W} with kernel {kernel[0]}x{kernel[1]} and stride {stride}"
+        )
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return ConvTranspose2d.apply(*args, stride=stride, padding=pads, output_padding=out_pad,
+                                 dilation=dilation, groups=groups)

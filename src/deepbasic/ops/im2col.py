@@ -1,0 +1,315 @@
+"""im2col / col2im: turn a convolution into one matrix product, and scatter the product back.
+
+A convolution slides a (C, kH, kW) filter over the (zero-padded) input. im2col copies every window
+the filter sees into one column, so that all F filters applied at all N * Ho * Wo output positions
+become a single GEMM::
+
+    cols[(c, i, j), (n, y, x)] = x_pad[n, c, i*dH + y*sH, j*dW + x*sW]       cols: (C*kH*kW, N*Ho*Wo)
+    out[f, (n, y, x)] = sum_(c, i, j) W[f, (c, i, j)] * cols[(c, i, j), (n, y, x)]  W: (F, C*kH*kW)
+
+col2im is its adjoint: it adds every column entry back onto the input pixel it was copied from
+(pixels covered by several windows receive the sum), which is how the input gradient of a
+convolution, and the forward pass of a transposed convolution, are computed.
+
+Both are written as a loop over the kH * kW kernel offsets (never over examples or pixels): for
+offset (i, j) the values of all windows form one strided slice of the padded input, copied (im2col)
+or added (col2im) in a single array operation. The padding is applied once, to the whole input.
+
+Layout (measured on the 2-core CPU, N=64 C=32 32x32 3x3, one thread): the columns are "channels
+first", (C, kH, kW, N, Ho, Wo), so a row of ``cols`` is (c, i, j), matching ``weight.reshape(F, -1)``
+of a PyTorch (F, C, kH, kW) weight, and each copy moves runs of Wo contiguous pixels. Building them
+with kH*kW strided slice copies took about 10 ms; one ``ascontiguousarray`` of a
+``sliding_window_view`` about 26 ms; a channels-last (N, Ho, Wo, kH, kW, C) layout about 25 ms
+(its runs are C values long, and the input must be transposed first). col2im by slice additions
+took about 23 ms for the same columns: a strided addition costs about 3x a strided copy per
+element in NumPy (so a stride-1 input gradient is better computed by im2col of the output
+gradient when F <= C, see ``ops/conv.py``); ``np.add.at`` is far slower. Padding the width so
+that every copy is one long run (computing Wp - Wo wasted output columns) saved in the copies
+what it cost in the GEMM. Both loops are split by channel over threads (:func:`parallel_for`).
+
+Output size along one axis (input n, filter f, stride s, padding p on each side, dilation d):
+``(n + 2p - d(f - 1) - 1) // s + 1``, the textbook ``(n - f + 2p) / s + 1`` when d = 1.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from deepbasic.backend import get_array_module
+
+# ----- the copies on several cores -----------------------------------------------------------------
+# NumPy runs a copy or an addition on one core, but it releases the GIL while it does, so the
+# column copies can be split over threads (by channel: the parts write disjoint memory), as the
+# BLAS splits the GEMM. Below PARALLEL_MIN_ELEMENTS the threads cost more than they save.
+PARALLEL_MIN_ELEMENTS = 1 << 18
+_threads: int | None = None  # set by set_copy_threads
+_default: int | None = None  # computed once
+_pool: ThreadPoolExecutor | None = None
+_pool_key = (0, 0)  # (process id, workers): a forked child makes its own pool
+
+
+def _default_threads() -> int:
+    for var in ("DEEPBASIC_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def get_copy_threads() -> int:
+    """How many threads share the im2col / col2im copies (default: $DEEPBASIC_NUM_THREADS,
+    else $OMP_NUM_THREADS / $OPENBLAS_NUM_THREADS, else the cores this process may use; at most 8)."""
+    global _default
+    if _threads is not None:
+        return min(8, _threads)
+    if _default is None:
+        _default = _default_threads()
+    return min(8, _default)
+
+
+def set_copy_threads(n: int | None) -> None:
+    """Set the number of threads for the im2col / col2im copies (1: no threads; None: default)."""
+    global _threads
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_copy_threads: expected a positive integer or None, got {n!r}")
+    _threads = n
+
+
+def parallel_for(fn, n: int, work: int, xp=np) -> None:
+    """Call ``fn(lo, hi)`` on consecutive parts of ``range(n)``, on the copy threads when ``work``
+    (elements moved) is large enough and the arrays are NumPy's; the parts must not overlap in
+    what they write. The calling thread does the first part."""
+    global _pool, _pool_key
+    parts = min(n, get_copy_threads()) if (xp is np and work >= PARALLEL_MIN_ELEMENTS) else 1
+    if parts <= 1:
+        fn(0, n)
+        return
+    pid = os.getpid()
+    if _pool is None or _pool_key[0] != pid or _pool_key[1] < parts - 1:
+        _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="deepbasic-copy")
+        _pool_key = (pid, parts - 1)
+    bounds = [n * k // parts for k in range(parts + 1)]
+    futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, parts)]
+    try:
+        fn(bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.result()
+
+
+def pair(value, name: str = "value", fn: str = "conv2d") -> tuple[int, int]:
+    """An int or a pair of ints as a pair: ``3 -> (3, 3)``, ``(3, 1) -> (3, 1)``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+        a, b = value
+    else:
+        a = b = value
+    try:
+        if int(a) != a or int(b) != b:
+            raise TypeError
+        return int(a), int(b)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}") from None
+
+
+def padding_pairs(padding, fn: str = "conv2d") -> tuple[tuple[int, int], tuple[int, int]]:
+    """Padding as ``((top, bottom), (left, right))`` from an int, ``(ph, pw)`` or that form itself."""
+    if (isinstance(padding, (tuple, list)) and len(padding) == 2
+            and all(isinstance(p, (tuple, list)) for p in padding)):
+        (t, b), (le, r) = (pair(p, "padding", fn) for p in padding)
+    else:
+        ph, pw = pair(padding, "padding", fn)
+        t, b, le, r = ph, ph, pw, pw
+    if min(t, b, le, r) < 0:
+        raise ValueError(f"{fn}: padding must be non-negative, got {padding!r}")
+    return (t, b), (le, r)
+
+
+def conv_output_size(n: int, f: int, stride: int = 1, padding=0, dilation: int = 1,
+                     exact: bool = False) -> int:
+    """Output length of a convolution along one axis: ``(n + 2p - d(f - 1) - 1) // s + 1``.
+
+    n: input length, f: filter length, s: stride, p: zero padding on each side (or a pair
+    ``(before, after)``), d: dilation (a dilated filter spans ``d(f - 1) + 1`` inputs).
+    With d = 1 this is the textbook ``(n - f + 2p) / s + 1``. Raises ValueError when the filter
+    does not fit (the size would be < 1). With ``exact=True`` it also raises when the windows do not
+    tile the padded input exactly, i.e. ``(n + 2p - d(f - 1) - 1) / s`` is not an integer and the
+    last rows or columns would be ignored (CS231n's rule for a valid configuration).
+
+    >>> conv_output_size(7, 3, stride=1, padding=1)      # 7x7 input, 3x3 filter, "same" padding
+    7
+    >>> conv_output_size(32, 5, stride=1, padding=2)     # 32x32 input, 5x5 filter, padding 2
+    32
+    >>> conv_output_size(7, 3, stride=2)                 # CS231n: 7x7, 3x3, stride 2 -> 3x3
+    3
+    >>> conv_output_size(7, 3, stride=3)                 # stride 3: the last column is ignored
+    2
+    >>> conv_output_size(7, 3, stride=3, exact=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: conv_output_size: a filter of 3 with stride 3 does not tile an input of 7 ...
+    >>> conv_output_size(2, 5, padding=1)
+    Traceback (most recent call last):
+        ...
+    ValueError: conv_output_size: a filter of 5 does not fit in an input of 2 padded to 4
+    """
+    if isinstance(padding, (tuple, list)):
+        before, after = pair(padding, "padding", "conv_output_size")
+    else:
+        before = after = int(padding)
+    if n < 0 or f < 1 or stride < 1 or dilation < 1 or before < 0 or after < 0:
+        raise ValueError(
+            f"conv_output_size: expected n >= 0, f, stride, dilation >= 1 and padding >= 0, got "
+            f"n={n}, f={f}, stride={stride}, padding={padding}, dilation={dilation}"
+        )
+    span = dilation * (f - 1) + 1  # inputs one (dilated) filter covers
+    padded = n + before + after
+    if span > padded:
+        dil = f" (dilated to {span})" if dilation > 1 else ""
+        raise ValueError(
+            f"conv_output_size: a filter of {f}{dil} does not fit in an input of {n} "
+            f"padded to {padded}"
+        )
+    size = (padded - span) // stride + 1
+    rest = (padded - span) % stride
+    if exact and rest:
+        raise ValueError(
+            f"conv_output_size: a filter of {span} with stride {stride} does not tile an input "
+            f"of {n} (padded {padded}) exactly: ({padded} - {span}) / {stride} is not an integer, "
+            f"{rest} input(s) would be ignored"
+        )
+    return size
+
+
+def pad2d(x, padding, value: float = 0.0):
+    """``x: (N, C, H, W)`` padded by ``((top, bottom), (left, right))`` with ``value``, in one copy.
+
+    Returns ``x`` itself when there is nothing to pad.
+    """
+    (t, b), (le, r) = padding
+    if not (t or b or le or r):
+        return x
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    out = xp.empty((N, C, H + t + b, W + le + r), dtype=x.dtype)
+    # fill the border only (not the whole buffer) and copy the interior once
+    out[:, :, :t] = value
+    out[:, :, t + H:] = value
+    out[:, :, t:t + H, :le] = value
+    out[:, :, t:t + H, le + W:] = value
+    out[:, :, t:t + H, le:le + W] = x
+    return out
+
+
+def _window(k: int, size: int, stride: int, dilation: int) -> slice:
+    """The strided slice of a padded axis that kernel offset ``k`` reads for ``size`` outputs."""
+    start = k * dilation
+    return slice(start, start + stride * (size - 1) + 1, stride)
+
+
+def unfold(x_pad, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=None, out=None):
+    """im2col of an already padded input, as a 6-d array (no copy of the padding).
+
+    x_pad: (N, C, Hp, Wp) -> cols: (C, kH, kW, N, Ho, Wo), with
+    ``cols[c, i, j, n, y, x] = x_pad[n, c, i*dH + y*sH, j*dW + x*sW]``.
+    ``cols.reshape(C*kH*kW, N*Ho*Wo)`` is the column matrix. ``out_size`` (Ho, Wo) defaults to
+    every complete window; ``out`` is an optional preallocated (C, kH, kW, N, Ho, Wo) buffer.
+    """
+    xp = get_array_module(x_pad)
+    N, C, Hp, Wp = x_pad.shape
+    kh, kw = kernel_size
+    (sh, sw), (dh, dw) = stride, dilation
+    if out_size is None:
+        out_size = ((Hp - dh * (kh - 1) - 1) // sh + 1, (Wp - dw * (kw - 1) - 1) // sw + 1)
+    Ho, Wo = out_size
+    if out is None:
+        out = xp.empty((C, kh, kw, N, Ho, Wo), dtype=x_pad.dtype)
+    src = x_pad.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view: the copies run in the columns' order
+
+    def channels(c0, c1):
+        for i in range(kh):
+            rows = _window(i, Ho, sh, dh)
+            for j in range(kw):
+                out[c0:c1, i, j] = src[c0:c1, :, rows, _window(j, Wo, sw, dw)]
+
+    parallel_for(channels, C, out.size, xp)
+    return out
+
+
+def fold_add(cols, dx_pad, stride=(1, 1), dilation=(1, 1), accumulate: bool = True):
+    """col2im into an already padded buffer: ``dx_pad`` += every column entry at its pixel.
+
+    cols: (C, kH, kW, N, Ho, Wo) (as :func:`unfold` returns), dx_pad: (N, C, Hp, Wp), changed in
+    place and returned. ``dx_pad[n, c, i*dH + y*sH, j*dW + x*sW] += cols[c, i, j, n, y, x]``.
+    ``accumulate=False`` assigns instead of adding: only right when the windows tile ``dx_pad``
+    exactly, without overlap (stride = kernel size, dilation 1, e.g. a 1x1 kernel with stride 1),
+    and then ``dx_pad`` may start uninitialized.
+    """
+    C, kh, kw, N, Ho, Wo = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dst = dx_pad.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view
+
+    def channels(c0, c1):
+        for i in range(kh):
+            rows = _window(i, Ho, sh, dh)
+            for j in range(kw):
+                if accumulate:
+                    dst[c0:c1, :, rows, _window(j, Wo, sw, dw)] += cols[c0:c1, i, j]
+                else:
+                    dst[c0:c1, :, rows, _window(j, Wo, sw, dw)] = cols[c0:c1, i, j]
+
+    parallel_for(channels, C, cols.size, get_array_module(cols))
+    return dx_pad
+
+
+def _geometry(x_shape, kernel_size, stride, padding, dilation, fn):
+    kh, kw = pair(kernel_size, "kernel_size", fn)
+    sh, sw = pair(stride, "stride", fn)
+    dh, dw = pair(dilation, "dilation", fn)
+    if min(kh, kw, sh, sw, dh, dw) < 1:
+        raise ValueError(
+            f"{fn}: kernel_size, stride and dilation must be positive, got kernel_size="
+            f"{kernel_size}, stride={stride}, dilation={dilation}"
+        )
+    pads = padding_pairs(padding, fn)
+    if len(x_shape) != 4:
+        raise ValueError(f"{fn}: expected an input (N, C, H, W), got shape {tuple(x_shape)}")
+    H, W = x_shape[2:]
+    Ho = conv_output_size(H, kh, sh, pads[0], dh)
+    Wo = conv_output_size(W, kw, sw, pads[1], dw)
+    return (kh, kw), (sh, sw), pads, (dh, dw), (Ho, Wo)
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1, pad_value: float = 0.0):
+    """The column matrix of ``x: (N, C, H, W)``: (C*kH*kW, N*Ho*Wo).
+
+    Row ``(c, i, j)`` (C-major) holds what kernel tap (i, j) of channel c sees at each output
+    position ``(n, y, x)`` (n-major). ``W.reshape(F, -1) @ im2col(x, ...)`` is the convolution as
+    (F, N*Ho*Wo). padding: int, (ph, pw) or ((top, bottom), (left, right)), filled with
+    ``pad_value`` (0 for convolution, -inf for max pooling).
+    """
+    k, s, pads, d, out_size = _geometry(x.shape, kernel_size, stride, padding, dilation, "im2col")
+    cols = unfold(pad2d(x, pads, pad_value), k, s, d, out_size)
+    return cols.reshape(cols.shape[0] * k[0] * k[1], -1)
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """The adjoint of :func:`im2col`: add each entry of ``cols`` (C*kH*kW, N*Ho*Wo) back onto the
+    pixel of an (N, C, H, W) input it came from; entries that fell in the padding are dropped."""
+    k, s, pads, d, (Ho, Wo) = _geometry(x_shape, kernel_size, stride, padding, dilation, "col2im")
+    N, C, H, W = x_shape
+    expected = (C * k[0] * k[1], N * Ho * Wo)
+    if tuple(cols.shape) != expected:
+        raise ValueError(f"col2im: expected cols of shape {expected} for input {tuple(x_shape)}, "
+                         f"got {tuple(cols.shape)}")
+    xp = get_array_module(cols)
+    (t, b), (le, r) = pads
+    dx_pad = xp.zeros((N, C, H + t + b, W + le + r), dtype=cols.dtype)
+    fold_add(cols.reshape(C, k[0], k[1], N, Ho, Wo), dx_pad, s, d)
+    return dx_pad[:, :, t:t + H, le:le + W]
