@@ -8,7 +8,7 @@ Design (fixed before running; nothing is selected on the test set):
   dropout 0.2, Adam lr 1e-3, batch 128, cosine schedule over 12 epochs; (``--design plain``):
   5 MLPs 784-256-128-10 without batch norm or dropout, Adam lr 1e-3 constant, batch 128;
   both: seeds 0..4 (initialization and batch order; nothing else
-  differs); each member is its final (epoch-12) weights, loaded back from ``last.safetensors``;
+  differs); each member is its final weights, loaded back from ``last.safetensors``;
 * ensemble: the mean of the 5 members' softmax probabilities; compared with the best single
   member *on the test set* (the most favourable single model, so the gain is conservative), the
   mean member, and averaging logits instead;

@@ -1,14 +1,15 @@
 """The ``deepbasic`` command: thin wrappers that parse arguments, call the library and print.
 
     deepbasic info                       versions, backend, BLAS threads
-    deepbasic train mlp [--dataset digits] [--epochs 30] [--lr 1e-3] [--batch-size 64] [--seed 0]
-                        [--out RUN_DIR [--resume]]
+    deepbasic train mlp|convnet|resnet20|... [--dataset digits] [--epochs 30] [--lr 1e-3]
+                        [--batch-size 64] [--seed 0] [--augment] [--out RUN_DIR [--resume]]
     deepbasic eval RUN_DIR/best.safetensors
     deepbasic tour [--out DIR] [--quick|--full]
     deepbasic knn | linear | optimizers | search | ensemble | decay ...  (one module per chapter under deepbasic/commands)
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
@@ -24,6 +25,10 @@ from deepbasic.cli_args import (
     positive_int,
     probability,
 )
+
+# The models of deepbasic.models.MODELS sized for 8x8 to 32x32 images (the ImageNet architectures
+# are built with deepbasic.models and shown by ``deepbasic summary``).
+TRAINABLE_MODELS = ["mlp", "threelayer", "convnet", "vgg-small", "resnet20"]
 
 # Chapters add their commands as modules with ``register(subparsers)``, in curriculum order.
 COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear",
@@ -52,21 +57,52 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _model_kwargs(args) -> dict:
+    """The options of ``deepbasic train`` that shape the model, checked against the model."""
+    if args.model == "mlp":
+        if args.channels is not None:
+            raise CLIError("--channels is for convnet; the MLP's layers are set by --hidden")
+        return {"hidden": list(args.hidden), "batch_norm": args.batch_norm,
+                "dropout": 0.0 if args.dropout is None else args.dropout}
+    if args.batch_norm or args.hidden_given:
+        raise CLIError(f"--hidden and --batch-norm are for the MLP; {args.model} has its own "
+                       f"layers (see deepbasic summary {args.model})")
+    kwargs = {}
+    if args.channels is not None:
+        if args.model != "convnet":
+            raise CLIError(f"--channels is for convnet, not {args.model}")
+        kwargs["channels"] = list(args.channels)
+    if args.dropout is not None:
+        if args.model != "convnet":
+            raise CLIError(f"--dropout is for mlp and convnet, not {args.model}")
+        kwargs["dropout"] = args.dropout
+    return kwargs
+
+
+class _HiddenAction(argparse.Action):
+    """Store --hidden and remember that it was given (it only applies to the MLP)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.hidden_given = True
+
+
 def cmd_train(args) -> int:
     from deepbasic.train.recipes import train_classifier
 
     if args.resume and not args.out:
         raise CLIError("--resume needs --out RUN_DIR (the run to continue)")
-    model_kwargs = {"hidden": list(args.hidden), "batch_norm": args.batch_norm,
-                    "dropout": args.dropout}
-    print(f"training {args.model} {args.hidden} on {args.dataset} for {args.epochs} epochs"
+    model_kwargs = _model_kwargs(args)
+    shown = f" {args.hidden}" if args.model == "mlp" else ""
+    print(f"training {args.model}{shown} on {args.dataset} for {args.epochs} epochs"
+          + (" with augmentation" if args.augment else "")
           + (f" into {args.out}" if args.out else ""))
     r = train_classifier(args.model, args.dataset, epochs=args.epochs, lr=args.lr,
                          batch_size=args.batch_size, weight_decay=args.weight_decay,
                          seed=args.seed, out_dir=args.out, resume=args.resume,
                          model_kwargs=model_kwargs, progress=not args.no_progress,
                          patience=args.patience, data_root=args.data_root,
-                         schedule=args.schedule)
+                         schedule=args.schedule, augment=args.augment)
     print(r["confusion_text"])
     print(f"test accuracy {r['test_accuracy']:.4f}  ({r['test_examples']} examples, "
           f"{r['train_time_s']:.1f} s training, {r['train_examples_per_s']:,.0f} examples/s)")
@@ -110,16 +146,25 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("train", help="train a model and report test accuracy")
-    p.add_argument("model", choices=["mlp"], help="the model to train")
-    p.add_argument("--dataset", default="digits", choices=["digits", "fashion-mnist", "mnist"])
+    p.add_argument("model", choices=TRAINABLE_MODELS, help="the model to train")
+    p.add_argument("--dataset", default="digits",
+                   choices=["digits", "fashion-mnist", "mnist", "cifar10"])
     p.add_argument("--epochs", type=positive_int, default=30)
     p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0)
-    p.add_argument("--hidden", type=hidden_sizes, default=(256, 128),
-                   help="hidden layer widths, e.g. 256,128")
-    p.add_argument("--batch-norm", action="store_true", help="batch norm after each hidden layer")
-    p.add_argument("--dropout", type=probability, default=0.0)
+    p.add_argument("--hidden", type=hidden_sizes, default=(256, 128), action=_HiddenAction,
+                   help="mlp: hidden layer widths, e.g. 256,128")
+    p.add_argument("--batch-norm", action="store_true",
+                   help="mlp: batch norm after each hidden layer")
+    p.add_argument("--channels", type=hidden_sizes, default=None,
+                   help="convnet: filters of each conv block, e.g. 32,64")
+    p.add_argument("--dropout", type=probability, default=None,
+                   help="mlp (default 0) and convnet (default 0.25)")
+    p.add_argument("--augment", action="store_true",
+                   help="random crops (padding 1/8 of the side) and horizontal flips (not for "
+                        "digits) of the training images")
+    p.set_defaults(hidden_given=False)
     p.add_argument("--schedule", default="constant", choices=["constant", "step", "exponential", "cosine"],
                    help="lr over epochs: constant, step, exponential (both to lr/100) or cosine to 0")
     p.add_argument("--seed", type=non_negative_int, default=0)
@@ -133,7 +178,8 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the test split")
     p.add_argument("checkpoint", help="a .safetensors checkpoint written by deepbasic train")
-    p.add_argument("--dataset", default=None, choices=["digits", "fashion-mnist", "mnist"],
+    p.add_argument("--dataset", default=None,
+                   choices=["digits", "fashion-mnist", "mnist", "cifar10"],
                    help="defaults to the dataset the model was trained on")
     p.add_argument("--data-root", metavar="DIR")
     p.set_defaults(func=cmd_eval)
