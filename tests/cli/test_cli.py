@@ -69,3 +69,27 @@ def test_python_dash_m_is_the_same_command():
     r = subprocess.run([sys.executable, "-m", "deepbasic", "train", "mlp", "--epochs", "-1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_train_convnet_with_augmentation(tmp_path, capsys):
+    run = tmp_path / "cnn"
+    assert main(["train", "convnet", "--dataset", "digits", "--epochs", "2", "--channels", "8,16",
+                 "--augment", "--out", str(run), "--no-progress", "--lr", "1e-2"]) == 0
+    assert "with augmentation" in capsys.readouterr().out
+    result = json.loads((run / "result.json").read_text())
+    assert result["model"] == "convnet" and result["epochs"] == 2
+    assert result["test_accuracy"] > 0.3  # 10 classes: chance is 0.1
+    assert main(["eval", str(run / "last.safetensors")]) == 0  # rebuilt from the saved config
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "resnet20", "--hidden", "64"], "--hidden and --batch-norm are for the MLP"),
+    (["train", "convnet", "--batch-norm"], "--hidden and --batch-norm are for the MLP"),
+    (["train", "mlp", "--channels", "8,16"], "--channels is for convnet"),
+    (["train", "resnet20", "--channels", "8,16"], "--channels is for convnet, not resnet20"),
+    (["train", "resnet20", "--dropout", "0.1"], "--dropout is for mlp and convnet"),
+])
+def test_model_options_must_fit_the_model(argv, message, capsys):
+    assert main(argv + ["--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
