@@ -57,8 +57,9 @@ def make_scheduler(schedule: str, optimizer, epochs: int):
 
 def augmentation(input_shape, dataset: str | None = None):
     """The standard augmentation for images of ``input_shape`` (C, H, W): a random crop of the
-    original size from the image padded by 1/8 of its side, rounded (4 pixels at 28x28 and 32x32), and a
-    random horizontal flip, except for digit datasets, whose mirror images are other symbols."""
+    original size from the image padded by 1/8 of its side, rounded (4 pixels at 28x28 and
+    32x32), and a random horizontal flip, except for digit datasets, whose mirror images are
+    other symbols."""
     from deepbasic.data.transforms import Compose, RandomCrop, RandomHorizontalFlip
 
     if len(input_shape) != 3:
