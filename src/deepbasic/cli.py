@@ -5,7 +5,8 @@
                         [--batch-size 64] [--seed 0] [--augment] [--out RUN_DIR [--resume]]
     deepbasic eval RUN_DIR/best.safetensors
     deepbasic tour [--out DIR] [--quick|--full]
-    deepbasic knn | linear | optimizers | search | ensemble | decay ...  (one module per chapter under deepbasic/commands)
+    deepbasic knn | linear | optimizers | search | ensemble | decay | summary ...
+        (one module per chapter under deepbasic/commands)
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ TRAINABLE_MODELS = ["mlp", "threelayer", "convnet", "vgg-small", "resnet20"]
 COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear",
                               "deepbasic.commands.optimizers",
                               "deepbasic.commands.search", "deepbasic.commands.ensemble",
-                              "deepbasic.commands.decay"]
+                              "deepbasic.commands.decay", "deepbasic.commands.summary"]
 
 
 def cmd_info(args) -> int:

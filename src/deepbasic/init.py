@@ -7,9 +7,13 @@ fan_in / fan_out of a weight (out, in, *kernel) are in * prod(kernel) and out * 
   uniform in +-gain * sqrt(6 / (fan_in + fan_out)), or normal with that variance.
 * Kaiming / He (ReLU units): Var(w) = gain^2 / fan (fan_in keeps forward activations' variance,
   fan_out the gradients'), gain = sqrt(2) for ReLU; uniform in +-gain * sqrt(3 / fan).
+
+``with skip_init():`` builds models without drawing their random weights (to look at their
+structure only: ``deepbasic summary``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -52,13 +56,40 @@ def _fill(t: Tensor, values: np.ndarray) -> Tensor:
     return t
 
 
+_skip_random = False
+
+
+@contextlib.contextmanager
+def skip_init():
+    """Within the block the random initializers (``uniform_``, ``normal_`` and the Xavier and
+    Kaiming ones built on them) leave their tensor as it is and draw nothing from the generator:
+    new layers keep the zeros they were allocated with (constant fills, such as batch norm's
+    weight of ones, still happen).
+
+    For building a model only to look at its structure (shapes, parameter counts and
+    multiply-adds, as ``deepbasic summary`` does), where drawing VGG-16's 138M random weights
+    would take most of the time. Not for training. A module-level switch: not thread-safe.
+    """
+    global _skip_random
+    before, _skip_random = _skip_random, True
+    try:
+        yield
+    finally:
+        _skip_random = before
+
+
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with U(a, b)."""
+    """Fill with U(a, b) (nothing inside :func:`skip_init`)."""
+    if _skip_random:
+        return t
     return _fill(t, backend.generator().uniform(a, b, t.shape))
 
 
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with N(mean, std^2) (the plain Gaussian init, e.g. std=0.01)."""
+    """Fill with N(mean, std^2) (the plain Gaussian init, e.g. std=0.01; nothing inside
+    :func:`skip_init`)."""
+    if _skip_random:
+        return t
     return _fill(t, backend.generator().normal(mean, std, t.shape))
 
 

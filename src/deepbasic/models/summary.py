@@ -107,16 +107,26 @@ def summary(model, input_shape, depth: int = 3, model_name: str | None = None) -
             records[name][1] = _shape_of(output)
 
         handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    dtype = next((p.data.dtype for p in model.parameters()), np.float32)
+    # the modules running right now, outermost first: on an error the last one is the culprit
+    running: list[str] = []
+
+    def leave(m, args, output):
+        running.pop()               # returns None: the output stays as it is
+
+    for name, module in model.named_modules():
+        handles.append(module.register_forward_pre_hook(
+            lambda m, args, name=name: running.append(name) and None))
+        handles.append(module.register_forward_hook(leave))
     try:
-        with no_grad():
-            out = model(Tensor(np.zeros((1,) + input_shape, dtype=dtype)))
+        out = _forward_zeros(model, input_shape)
+    except ValueError as e:
+        where = running[-1] if running else ""
+        layer = f"layer {where} ({type(_get(model, where)).__name__})" if where else "the model"
+        raise ValueError(f"{result.model_name} cannot take an input of "
+                         f"{'x'.join(map(str, input_shape))}: {layer} failed: {e}") from e
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     folded: dict[str, LayerRow] = {}
     for name in order:
         kind, shape, (total, _), macs, level = records[name]
@@ -132,7 +142,7 @@ def summary(model, input_shape, depth: int = 3, model_name: str | None = None) -
         else:
             folded[key] = LayerRow(key, kind if key == name else type(_get(model, key)).__name__,
                                    shape, total, macs, min(level, depth - 1))
-        result.activation_bytes += int(np.prod(shape or (0,))) * np.dtype(dtype).itemsize
+        result.activation_bytes += int(np.prod(shape or (0,))) * np.dtype(_dtype(model)).itemsize
     result.rows = list(folded.values())
     result.total_params = model.num_parameters()
     result.trainable_params = model.num_parameters(trainable_only=True)
@@ -143,9 +153,54 @@ def summary(model, input_shape, depth: int = 3, model_name: str | None = None) -
 
 def _get(model, dotted: str):
     m = model
-    for part in dotted.split("."):
+    for part in dotted.split(".") if dotted else ():
         m = getattr(m, part)
     return m
+
+
+def _dtype(model):
+    return next((p.data.dtype for p in model.parameters()), np.float32)
+
+
+def _forward_zeros(model, input_shape):
+    """``model`` on a zero batch (1, *input_shape), in eval mode (restored after), no gradients."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            return model(Tensor(np.zeros((1,) + tuple(input_shape), dtype=_dtype(model))))
+    finally:
+        model.train(was_training)
+
+
+def runs_on(model, input_shape) -> bool:
+    """Whether ``model`` takes one zero example of ``input_shape`` (C, H, W or D) without
+    raising ValueError (eval mode, no gradients)."""
+    try:
+        _forward_zeros(model, input_shape)
+        return True
+    except ValueError:
+        return False
+
+
+def smallest_square_input(model, channels: int, limit: int = 256) -> int | None:
+    """The smallest side ``s`` such that ``model`` takes inputs (channels, s, s): sides 1, 2, 4,
+    ... up to ``limit`` until one runs, then bisection below it (output sizes of convolutions and
+    pooling grow with the input, so a model that runs at ``s`` runs at every larger side); None if
+    it fails even at ``limit``. Meant for models whose layers do not depend on the input size
+    (ResNets, VGG, AlexNet, GoogLeNet: an adaptive pooling before the classifier)."""
+    lo, hi = 0, 1                     # fails at lo (or lo == 0); hi: the side to try
+    while not runs_on(model, (channels, hi, hi)):
+        if hi >= limit:
+            return None
+        lo, hi = hi, min(2 * hi, limit)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if runs_on(model, (channels, mid, mid)):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _human(n: float) -> str:

@@ -24,6 +24,8 @@ CHAPTER_MODULES = [
     "deepbasic.report.chapter_decay",
     "deepbasic.report.chapter_search",
     "deepbasic.report.chapter_ensemble",
+    "deepbasic.report.chapter_convnet",
+    "deepbasic.report.chapter_architectures",
 ]
 
 
