@@ -5,7 +5,7 @@
                         [--batch-size 64] [--seed 0] [--augment] [--out RUN_DIR [--resume]]
     deepbasic eval RUN_DIR/best.safetensors
     deepbasic tour [--out DIR] [--quick|--full]
-    deepbasic knn | linear | optimizers | search | ensemble | decay | summary ...
+    deepbasic knn | linear | optimizers | search | ensemble | decay | summary | transfer ...
         (one module per chapter under deepbasic/commands)
 """
 from __future__ import annotations
@@ -35,7 +35,8 @@ TRAINABLE_MODELS = ["mlp", "threelayer", "convnet", "vgg-small", "resnet20"]
 COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear",
                               "deepbasic.commands.optimizers",
                               "deepbasic.commands.search", "deepbasic.commands.ensemble",
-                              "deepbasic.commands.decay", "deepbasic.commands.summary"]
+                              "deepbasic.commands.decay", "deepbasic.commands.summary",
+                              "deepbasic.commands.transfer"]
 
 
 def cmd_info(args) -> int:

@@ -26,6 +26,7 @@ CHAPTER_MODULES = [
     "deepbasic.report.chapter_ensemble",
     "deepbasic.report.chapter_convnet",
     "deepbasic.report.chapter_architectures",
+    "deepbasic.report.chapter_transfer",
 ]
 
 
