@@ -119,7 +119,9 @@ def main() -> None:
         threadpool_limits(limits=args.threads, user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
-    from deepbasic.ops import im2col
+    import importlib
+
+    im2col = importlib.import_module("deepbasic.ops.im2col")  # the module: ops.im2col is a function
 
     im2col.set_copy_threads(args.threads)  # and for deepbasic's im2col / col2im copies
     np_rate, torch_rate = gemm_rate(repeats)

@@ -150,6 +150,46 @@ def test_conv2d_blocks_of_the_batch_give_the_same_result(monkeypatch):
              [(5, 3, 3, 3), (3, 2, 3, 3)], gradcheck=False)
 
 
+@pytest.mark.parametrize("threads", [1, 2])  # one list of blocks / the batch split over threads
+@pytest.mark.parametrize("ratio", [0.0, 1.0])  # col2im, or the gather form sharing its columns
+@pytest.mark.parametrize("stride,padding", [(1, 1), (2, 2), (1, ((2, 0), (1, 2)))])
+def test_conv2d_implicit_padding_over_blocks_of_the_batch(monkeypatch, threads, ratio, stride,
+                                                          padding):
+    """The zero padding is written into the columns (no padded copy of the input), once per
+    block size: 2 examples per block and a last block of 1 must not leave stale values in the
+    reused buffers, in the forward pass nor in either backward form; with 2 threads each runs
+    its own blocks (3 and 2 examples) and the weight gradients are summed."""
+    monkeypatch.setattr(conv_ops, "GATHER_MAX_CHANNEL_RATIO", ratio)
+    monkeypatch.setattr(conv_ops, "COLUMN_BLOCK_BYTES", 2 * 4 * 9 * 7 * 6 * 8 + 1)
+    monkeypatch.setattr(im2col_mod, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(im2col_mod, "_threads", threads)
+
+    def torch_fn(x, w, b):
+        p = padding
+        if isinstance(p, tuple):
+            (t, bo), (le, r) = p
+            x, p = TF.pad(x, (le, r, t, bo)), 0
+        return TF.conv2d(x, w, b, stride, p)
+
+    for _ in range(2):  # the second call reuses the first one's scratch buffers
+        check_op(lambda x, w, b: conv2d(x, w, b, stride, padding), torch_fn,
+                 [(5, 4, 7, 6), (4, 4, 3, 3), (4,)], gradcheck=False)
+
+
+@pytest.mark.parametrize("hw,k,s,d,pads", [
+    ((7, 6), 3, 1, 1, ((1, 1), (1, 1))), ((7, 6), 3, 2, 1, ((1, 0), (2, 1))),
+    ((5, 5), 3, 1, 2, ((2, 2), (2, 2))), ((6, 7), 2, 3, 1, ((3, 1), (0, 2))),
+    ((4, 4), 3, 1, 1, ((4, 4), (1, 3))),  # some taps see only padding
+])
+def test_unfold_with_implicit_padding_matches_the_padded_copy(hw, k, s, d, pads):
+    x = np.random.default_rng(0).standard_normal((2, 3) + hw)
+    out_size = tuple((n + sum(p) - d * (k - 1) - 1) // s + 1 for n, p in zip(hw, pads))
+    want = im2col_mod.unfold(im2col_mod.pad2d(x, pads), (k, k), (s, s), (d, d), out_size)
+    got = im2col_mod.unfold(x, (k, k), (s, s), (d, d), out_size, out=np.full(want.shape, np.nan),
+                            pads=pads)
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("ratio", [0.0, 100.0])  # always col2im / always the gather form
 @pytest.mark.parametrize("xs,ws,padding,dilation,groups", [
     ((2, 3, 5, 6), (4, 3, 3, 3), 1, 1, 1),

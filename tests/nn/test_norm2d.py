@@ -1,5 +1,7 @@
 """BatchNorm2d, LocalResponseNorm and Dropout2d against PyTorch: train / eval, running statistics,
 state dict names, gradients, errors."""
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -134,6 +136,28 @@ def test_batchnorm2d_retain_graph_backward_twice():
     first = x.grad.copy()
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * first, rtol=1e-12)
+
+
+def test_batchnorm2d_split_over_threads_gives_the_same_result(monkeypatch):
+    """Training-mode batch norm splits the channels over the copy threads (uneven parts)."""
+    im2col_mod = importlib.import_module("deepbasic.ops.im2col")
+    x = (3 + rng(15).standard_normal((4, 7, 5, 6))).astype(np.float32)
+    g = rng(16).standard_normal(x.shape).astype(np.float32)
+    results = []
+    for threads in (1, 3):
+        monkeypatch.setattr(im2col_mod, "PARALLEL_MIN_ELEMENTS", 0)
+        im2col_mod.set_copy_threads(threads)
+        try:
+            m = BatchNorm2d(7)
+            m.weight.data[...] = rng(17).standard_normal(7)
+            xt = db.tensor(x, requires_grad=True)
+            y = m(xt)
+            y.backward(db.tensor(g))
+        finally:
+            im2col_mod.set_copy_threads(None)
+        results.append([y.numpy(), xt.grad, m.weight.grad, m.bias.grad, m.running_var.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 # ----- LocalResponseNorm --------------------------------------------------------------------------

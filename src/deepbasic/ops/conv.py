@@ -11,9 +11,12 @@ With ``cols = im2col(x)`` (C*kH*kW, N*Ho*Wo) and ``Wm = W.reshape(F, C*kH*kW)`` 
     dW = dY @ cols^T              dcols = Wm^T @ dY,  dx = col2im(dcols)         db = sum of dY
 
 For stride 1, dx is also the "full" convolution of dY (padded by d(k - 1) - p) with the kernel
-rotated by 180 degrees and its channel axes swapped: im2col copies instead of col2im additions,
-used when F <= C (see :func:`_input_grad_by_convolution`). With G groups every product is G
-independent GEMMs on the (G, ...) reshaped operands (one batched ``matmul``).
+rotated by 180 degrees and its channel axes swapped: im2col copies instead of col2im additions
+(see :func:`_input_grad_by_convolution`). The columns of the padded dY then give dW as well,
+dW_flip = cols(dY) @ x^T with x itself as the other operand (:func:`_gather_backward`), so the
+backward pass is one im2col and two GEMMs; used when F <= 3 C (F <= C for dx alone). With G
+groups every product is G independent GEMMs on the (G, ...) reshaped operands (one batched
+``matmul``).
 
 A transposed convolution (``F.conv_transpose2d``, weight (C_in, C_out/G, kH, kW)) is the adjoint of
 a convolution: its forward pass is that input gradient (GEMM + col2im), its backward pass a
@@ -27,21 +30,37 @@ Speed (benchmarks/bench_conv.py; the machine: 2 cores, OpenBLAS SGEMM ~140 GFLOP
   page-faulted in afresh (a fresh 75 MB array cost ~20 ms of page faults, as much as filling it),
   and the backward pass recomputes the columns rather than keeping kH*kW copies of the input alive
   from forward to backward. On a GPU the whole batch is one block.
-* The memory-bound passes (im2col, col2im, the (N, F) <-> (F, N) transposes) are split by channel
-  over threads (:func:`deepbasic.ops.im2col.parallel_for`), as the BLAS splits the GEMM.
+* The padding is implicit: :func:`~deepbasic.ops.im2col.unfold` copies the part of each window
+  inside the input and writes zeros for the rest (once per block size), so no padded copy of
+  the input (or of dY) is made, and the op saves x itself for backward (which the graph keeps
+  alive anyway) rather than a padded copy.
+* The block buffers come from per-thread scratch arrays kept between calls (:func:`_scratch`):
+  freed buffers of a few MB go back to the OS and were page-faulted in again by every
+  convolution (this and the implicit padding: ~15% of a ResNet-20 training step on one core).
+* With several threads the batch is split between them, each running its own blocks end to end
+  (im2col, a single-threaded GEMM, the transposes; :func:`_block_plan`), when threadpoolctl is
+  there to hold the BLAS at one thread: one synchronization per call rather than one per copy
+  and per multi-threaded GEMM, whose idle BLAS threads spin and took the cores from the copies
+  (on a 2-core machine shared with other jobs, ResNet-20's step ran 3-4x slower with 2 BLAS
+  threads than with one). Otherwise the memory-bound passes (im2col, col2im, the
+  (N, F) <-> (F, N) transposes) are split by channel over threads
+  (:func:`deepbasic.ops.im2col.parallel_for`), as the BLAS splits the GEMM.
 * What is left against PyTorch (oneDNN's direct convolution, ~90% of the core's peak): OpenBLAS
   runs these skinny GEMMs at 65-85% of its square-matrix rate, and im2col / col2im still move
   kH*kW copies of the input through memory.
 """
 from __future__ import annotations
 
+import importlib
+import threading
 from typing import NamedTuple
 
 import numpy as np
 
 from deepbasic.backend import get_array_module
-from deepbasic.ops.im2col import (fold_add, get_copy_threads, pad2d, padding_pairs, pair,
-                                  parallel_for, unfold)
+from deepbasic.ops.im2col import (can_limit_blas, fold_add, get_copy_threads,
+                                  in_parallel_region, padding_pairs, pair, parallel_for,
+                                  single_threaded_blas, unfold)
 from deepbasic.tensor import Function, Tensor
 
 #: Target size in bytes of one block of columns on the CPU (several examples per GEMM); None:
@@ -65,16 +84,93 @@ class ConvGeometry(NamedTuple):
     groups: int
 
 
-def _blocks(xp, n: int, bytes_per_example: int):
+#: Scratch buffers up to this size (bytes) are kept between calls (see :func:`_scratch`).
+SCRATCH_MAX_BYTES = 64 << 20
+_scratch_local = threading.local()
+_merge_lock = threading.Lock()
+# the module (for its PARALLEL_MIN_ELEMENTS at call time): ops.im2col is also a function's name
+_im2col = importlib.import_module("deepbasic.ops.im2col")
+
+
+def _scratch(xp, size: int, dtype, slot: str):
+    """A 1-D array of ``size`` elements for a call's temporary blocks (the columns, the GEMM's
+    output), reused by the next call on the same thread instead of allocated anew: a fresh buffer
+    of a few MB is returned to the OS when freed and page-faulted in again by the next
+    convolution, which costs about as much as filling it.
+    One buffer per (slot, dtype) and thread, grown as needed, at most :data:`SCRATCH_MAX_BYTES`
+    (larger ones are not kept); NumPy only. Callers must not return these arrays or views of
+    them, nor call another user of the same slot while they use theirs."""
+    dtype = np.dtype(dtype)
+    if xp is not np or size * dtype.itemsize > SCRATCH_MAX_BYTES:
+        return xp.empty(size, dtype=dtype)
+    bufs = getattr(_scratch_local, "bufs", None)
+    if bufs is None:
+        bufs = _scratch_local.bufs = {}
+    buf = bufs.get((slot, dtype))
+    if buf is None or buf.size < size:
+        buf = bufs[(slot, dtype)] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+def _blocks(xp, n: int, bytes_per_example: int, budget: int | None = None):
     """Split ``n`` examples into consecutive blocks whose columns take about the block budget."""
-    if xp is not np:
-        budget = GPU_COLUMN_BLOCK_BYTES
-    elif COLUMN_BLOCK_BYTES is None:
-        budget = (4 << 20) if get_copy_threads() == 1 else (16 << 20)
-    else:
-        budget = COLUMN_BLOCK_BYTES
+    if budget is None:
+        if xp is not np:
+            budget = GPU_COLUMN_BLOCK_BYTES
+        elif COLUMN_BLOCK_BYTES is None:
+            budget = (4 << 20) if get_copy_threads() == 1 else (16 << 20)
+        else:
+            budget = COLUMN_BLOCK_BYTES
     nb = max(1, min(n, budget // max(1, bytes_per_example)))
     return [(n0, min(n, n0 + nb)) for n0 in range(0, n, nb)], nb
+
+
+#: Split the batch over the copy threads, each running its own blocks end to end with a
+#: single-threaded BLAS (see :func:`_block_plan`); False: the BLAS and the copies are threaded
+#: within each block instead.
+PARALLEL_BLOCKS = True
+
+
+def _block_plan(xp, n: int, bytes_per_example: int):
+    """How to walk the batch: ``(plan, nb, parallel)``, ``plan`` a list of block lists, one per
+    thread when ``parallel``, ``nb`` the largest block.
+
+    With several copy threads (and threadpoolctl to hold the BLAS at one thread) the batch is cut
+    into one contiguous range of examples per thread, each cut into blocks of the one-thread
+    budget (4 MiB, cache-sized), and each thread runs its blocks -- im2col, GEMM, transposes --
+    on its own: one synchronization per call instead of one per copy and per GEMM, and no BLAS
+    threads spinning between calls while the copies wait for a core. Otherwise (one thread, a
+    GPU, no threadpoolctl) one list of blocks, whose GEMMs and copies are threaded inside.
+    """
+    threads = min(n, get_copy_threads())
+    if (xp is np and PARALLEL_BLOCKS and threads > 1 and not in_parallel_region()
+            and n * bytes_per_example >= _im2col.PARALLEL_MIN_ELEMENTS * 4
+            and can_limit_blas()):
+        budget = COLUMN_BLOCK_BYTES if COLUMN_BLOCK_BYTES is not None else (4 << 20)
+        plan, nb = [], 1
+        for t in range(threads):
+            lo, hi = n * t // threads, n * (t + 1) // threads
+            blocks, b = _blocks(xp, hi - lo, bytes_per_example, budget)
+            plan.append([(lo + a, lo + z) for a, z in blocks])
+            nb = max(nb, b)
+        return plan, nb, True
+    blocks, nb = _blocks(xp, n, bytes_per_example)
+    return [blocks], nb, False
+
+
+def _run_plan(xp, plan, parallel: bool, run) -> None:
+    """Call ``run(blocks)`` for each block list of the plan: on the copy threads with the BLAS
+    on one thread when ``parallel``, else on this thread."""
+    if not parallel:
+        run(plan[0])
+        return
+
+    def parts(k0, k1):
+        for blocks in plan[k0:k1]:
+            run(blocks)
+
+    with single_threaded_blas():
+        parallel_for(parts, len(plan), 0, xp, min_work=0)
 
 
 def _to_channels_first(gy_block, gf, xp) -> None:
@@ -125,6 +221,14 @@ class _WeightGradSum:
             self.tmp = self.xp.matmul(a, b, out=self.tmp)
             self.sum += self.tmp
 
+    def merge(self, other: "_WeightGradSum") -> None:
+        """Add another thread's partial sum into this one."""
+        if other.sum is not None:
+            if self.sum is None:
+                self.sum = other.sum
+            else:
+                self.sum += other.sum
+
     def result(self, shape):
         if self.sum is None:
             return None
@@ -132,10 +236,13 @@ class _WeightGradSum:
         return self.xp.ascontiguousarray(total).reshape(shape)
 
 
-def conv_gemm(x_pad, w, geom: ConvGeometry, bias=None, gy=None, want_out: bool = True):
+def conv_gemm(x_pad, w, geom: ConvGeometry, bias=None, gy=None, want_out: bool = True,
+              pads=None):
     """A convolution of a padded input and/or its weight gradient, by im2col + GEMM per block.
 
-    x_pad: (N, C, Hp, Wp), w: (F, C/G, kH, kW), bias: (F,) or None.
+    x_pad: (N, C, Hp, Wp), w: (F, C/G, kH, kW), bias: (F,) or None. With ``pads``
+    (((top, bottom), (left, right))) x_pad is the unpadded input and the zero padding is
+    implicit (:func:`unfold` writes the zeros into the columns instead of copying the input).
     Returns ``(out, dw)``: out (N, F, Ho, Wo) when ``want_out`` (else None); when ``gy``
     (N, F, Ho, Wo) is given, dw = dY @ cols^T summed over the batch, shaped like w (else None).
     Per block of nb examples: cols (C*kH*kW, nb*Ho*Wo) from :func:`unfold`, out = Wm @ cols
@@ -147,33 +254,46 @@ def conv_gemm(x_pad, w, geom: ConvGeometry, bias=None, gy=None, want_out: bool =
     (kh, kw), (Ho, Wo) = geom.kernel, geom.out
     ckk, hw, dtype = C * kh * kw, Ho * Wo, x_pad.dtype
     w3 = w.reshape(G, F // G, ckk // G)
-    blocks, nb = _blocks(xp, N, ckk * hw * dtype.itemsize)
-    cols_buf = xp.empty(ckk * nb * hw, dtype=dtype)
-    res_buf = xp.empty(F * nb * hw, dtype=dtype)  # the GEMM's output, or dY in (F, nb*Ho*Wo)
+    plan, nb, parallel = _block_plan(xp, N, ckk * hw * dtype.itemsize)
     out = xp.empty((N, F, Ho, Wo), dtype=dtype) if want_out else None
     dw = _WeightGradSum(xp, F // G, ckk // G)
-    for n0, n1 in blocks:
-        b, m = n1 - n0, (n1 - n0) * hw
-        cols = unfold(x_pad[n0:n1], geom.kernel, geom.stride, geom.dilation, geom.out,
-                      out=cols_buf[:ckk * m].reshape(C, kh, kw, b, Ho, Wo))
-        cols3 = cols.reshape(G, ckk // G, m)
-        if want_out:
-            res = xp.matmul(w3, cols3, out=res_buf[:F * m].reshape(G, F // G, m))
-            _to_batch_first(res.reshape(F, b, hw), out[n0:n1].reshape(b, F, hw), bias, xp)
-        if gy is not None:
-            gf = res_buf[:F * m].reshape(F, b, hw)
-            _to_channels_first(gy[n0:n1], gf, xp)
-            dw.add(gf.reshape(G, F // G, m), cols3)
+
+    def run(blocks):
+        cols_buf = _scratch(xp, ckk * nb * hw, dtype, "cols")
+        res_buf = _scratch(xp, F * nb * hw, dtype, "res")  # the GEMM's output, or dY (F, nb*HoWo)
+        part = _WeightGradSum(xp, F // G, ckk // G) if parallel else dw
+        prev = None
+        for n0, n1 in blocks:
+            b, m = n1 - n0, (n1 - n0) * hw
+            # the padding's zeros stay in the buffer from block to block of the same size
+            cols = unfold(x_pad[n0:n1], geom.kernel, geom.stride, geom.dilation, geom.out,
+                          out=cols_buf[:ckk * m].reshape(C, kh, kw, b, Ho, Wo), pads=pads,
+                          zero_padding=b != prev)
+            prev = b
+            cols3 = cols.reshape(G, ckk // G, m)
+            if want_out:
+                res = xp.matmul(w3, cols3, out=res_buf[:F * m].reshape(G, F // G, m))
+                _to_batch_first(res.reshape(F, b, hw), out[n0:n1].reshape(b, F, hw), bias, xp)
+            if gy is not None:
+                gf = res_buf[:F * m].reshape(F, b, hw)
+                _to_channels_first(gy[n0:n1], gf, xp)
+                part.add(gf.reshape(G, F // G, m), cols3)
+        if parallel:
+            with _merge_lock:
+                dw.merge(part)
+
+    _run_plan(xp, plan, parallel, run)
     return out, dw.result(w.shape)
 
 
 def gemm_col2im(gy, w, geom: ConvGeometry, x_pad=None, padded_shape=None, want_dx=True,
-                want_db=False):
+                want_db=False, pads=None):
     """A convolution's backward pass, per block: dx_pad = col2im(Wm^T @ dY), dw = dY @ cols^T.
 
     gy: (N, F, Ho, Wo), w: (F, C/G, kH, kW). Returns ``(dx_pad, dw, db)``, each None unless asked:
     dx_pad (N, C, Hp, Wp) = ``padded_shape`` when ``want_dx``; dw shaped like w when the padded
-    input ``x_pad`` is given (its columns are recomputed block by block); db (F,) when ``want_db``.
+    input ``x_pad`` is given (its columns are recomputed block by block; with ``pads``, x_pad is
+    the unpadded input, see :func:`conv_gemm`); db (F,) when ``want_db``.
     Each block's dY is transposed once to (F, nb*Ho*Wo) and serves all three; the block's
     dcols and then its cols share one buffer. With ``want_dx`` only, this is a transposed
     convolution's forward pass.
@@ -186,9 +306,7 @@ def gemm_col2im(gy, w, geom: ConvGeometry, x_pad=None, padded_shape=None, want_d
     ckk, hw, dtype = C * kh * kw, Ho * Wo, gy.dtype
     w3 = w.reshape(G, F // G, ckk // G)
     w3t = w3.transpose(0, 2, 1)  # (G, C/G*kH*kW, F/G) view: BLAS reads it transposed
-    blocks, nb = _blocks(xp, N, ckk * hw * dtype.itemsize)
-    g_buf = xp.empty(F * nb * hw, dtype=dtype)
-    c_buf = xp.empty(ckk * nb * hw, dtype=dtype)  # dcols, then cols
+    plan, nb, parallel = _block_plan(xp, N, ckk * hw * dtype.itemsize)
     # windows that tile the padded input without overlap (1x1 stride 1, 2x2 stride 2, ...) write
     # each pixel once: col2im can assign into an uninitialized buffer instead of adding to zeros
     tiles = want_dx and all(
@@ -198,21 +316,37 @@ def gemm_col2im(gy, w, geom: ConvGeometry, x_pad=None, padded_shape=None, want_d
     dx_pad = (xp.empty if tiles else xp.zeros)(padded_shape, dtype=dtype) if want_dx else None
     db = xp.zeros(F, dtype=dtype) if want_db else None
     dw = _WeightGradSum(xp, F // G, ckk // G)
-    for n0, n1 in blocks:
-        b, m = n1 - n0, (n1 - n0) * hw
-        gf = g_buf[:F * m].reshape(F, b, hw)
-        _to_channels_first(gy[n0:n1], gf, xp)
-        gf3 = gf.reshape(G, F // G, m)
-        if want_db:
-            db += gf.reshape(F, m).sum(axis=1)
-        if want_dx:
-            dcols = xp.matmul(w3t, gf3, out=c_buf[:ckk * m].reshape(G, ckk // G, m))
-            fold_add(dcols.reshape(C, kh, kw, b, Ho, Wo), dx_pad[n0:n1], geom.stride,
-                     geom.dilation, accumulate=not tiles)
-        if x_pad is not None:
-            cols = unfold(x_pad[n0:n1], geom.kernel, geom.stride, geom.dilation, geom.out,
-                          out=c_buf[:ckk * m].reshape(C, kh, kw, b, Ho, Wo))
-            dw.add(gf3, cols.reshape(G, ckk // G, m))
+
+    def run(blocks):
+        g_buf = _scratch(xp, F * nb * hw, dtype, "res")
+        c_buf = _scratch(xp, ckk * nb * hw, dtype, "cols")  # dcols, then cols
+        part = _WeightGradSum(xp, F // G, ckk // G) if parallel else dw
+        part_db = xp.zeros(F, dtype=dtype) if (want_db and parallel) else db
+        prev = None
+        for n0, n1 in blocks:
+            b, m = n1 - n0, (n1 - n0) * hw
+            gf = g_buf[:F * m].reshape(F, b, hw)
+            _to_channels_first(gy[n0:n1], gf, xp)
+            gf3 = gf.reshape(G, F // G, m)
+            if want_db:
+                part_db += gf.reshape(F, m).sum(axis=1)
+            if want_dx:
+                dcols = xp.matmul(w3t, gf3, out=c_buf[:ckk * m].reshape(G, ckk // G, m))
+                fold_add(dcols.reshape(C, kh, kw, b, Ho, Wo), dx_pad[n0:n1], geom.stride,
+                         geom.dilation, accumulate=not tiles)
+            if x_pad is not None:
+                cols = unfold(x_pad[n0:n1], geom.kernel, geom.stride, geom.dilation, geom.out,
+                              out=c_buf[:ckk * m].reshape(C, kh, kw, b, Ho, Wo), pads=pads,
+                              zero_padding=want_dx or b != prev)  # dcols overwrote the zeros
+                prev = b
+                part.add(gf3, cols.reshape(G, ckk // G, m))
+        if parallel:
+            with _merge_lock:
+                dw.merge(part)
+                if want_db:
+                    xp.add(db, part_db, out=db)
+
+    _run_plan(xp, plan, parallel, run)
     return dx_pad, dw.result(w.shape), db
 
 
@@ -224,21 +358,27 @@ def _crop(a, pads):
 
 
 #: Use the gather form of a stride-1 input gradient (see _input_grad_by_convolution) when
-#: out_channels <= GATHER_MAX_CHANNEL_RATIO * in_channels.
+#: out_channels <= GATHER_MAX_CHANNEL_RATIO * in_channels for dx alone, and up to
+#: GATHER_WEIGHT_FACTOR times that when the weight gradient is wanted too (then the same
+#: columns serve both, see _gather_backward).
 GATHER_MAX_CHANNEL_RATIO = 1.0
+GATHER_WEIGHT_FACTOR = 3.0
 
 
-def _gather_input_grad(geom: ConvGeometry, padding, w_shape) -> bool:
+def _gather_input_grad(geom: ConvGeometry, padding, w_shape, with_weight: bool = False) -> bool:
     """Whether a stride-1 input gradient is computed as a convolution (gather, im2col copies)
     rather than by col2im (scatter, additions): copies are about 3x cheaper per element than
-    strided additions, and dY's columns have F*kH*kW rows against dcols' C*kH*kW."""
+    strided additions, and dY's columns have F*kH*kW rows against dcols' C*kH*kW. With the
+    weight gradient too, the gather form's one im2col of dY (F*kH*kW rows) replaces col2im
+    plus an im2col of x (C*kH*kW rows each)."""
     if geom.stride != (1, 1):
         return False
     spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
     if any(p > s for pads, s in zip(padding, spans) for p in pads):
         return False
     F, c_per_group = w_shape[:2]
-    return F <= GATHER_MAX_CHANNEL_RATIO * c_per_group * geom.groups
+    ratio = GATHER_MAX_CHANNEL_RATIO * (GATHER_WEIGHT_FACTOR if with_weight else 1.0)
+    return F <= ratio * c_per_group * geom.groups
 
 
 def _input_grad_by_convolution(g, w, geom: ConvGeometry, padding):
@@ -248,18 +388,71 @@ def _input_grad_by_convolution(g, w, geom: ConvGeometry, padding):
     dY padded by d(k - 1) - p on each side, convolved (stride 1, same dilation) with the weight
     rotated by 180 degrees and with its two channel axes swapped, (C, F/G, kH, kW).
     """
+    return _gather_backward(g, None, w, geom, padding)[0]
+
+
+def _gather_backward(g, x, w, geom: ConvGeometry, padding, want_dx: bool = True):
+    """dx (when ``want_dx``) and dW (when ``x`` is given) of a stride-1 convolution, both from
+    ONE im2col: the columns of dY padded by d(k - 1) - p, ``cols_g`` (F*kH*kW, N*H*W) with
+    cols_g[(f, i', j'), (n, y, x)] = dY_pad[n, f, y + dH i', x + dW j'].
+
+    dx is the "full" convolution of dY with the kernel rotated by 180 degrees and its channel
+    axes swapped (see :func:`_input_grad_by_convolution`): dx = W_flip (C, F*kH*kW) @ cols_g.
+    The same columns give the weight gradient: substituting y = y_o + dH i - p in
+    dW[f, c, i, j] = sum dY[n, f, y_o, x_o] x_pad[n, c, y_o + dH i, x_o + dW j] turns the dY
+    factor into cols_g[(f, kH-1-i, kW-1-j), (n, y, x)] and the x factor into x[n, c, y, x] itself
+    (the padding contributes zeros), so dW_flip (F*kH*kW, C) = cols_g @ x^T, with x as
+    (C, N*H*W): no im2col of x at all. Per block of examples: one unfold of dY, the transposed
+    copy of x's block, two GEMMs (G of each with groups). Returns ``(dx, dw)``.
+    """
+    xp = get_array_module(g, w)
     F, cg, kh, kw = w.shape
     G = geom.groups
-    xp = get_array_module(w)
-    w_flip = w.reshape(G, F // G, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-    w_flip = xp.ascontiguousarray(w_flip).reshape(G * cg, F // G, kh, kw)
+    fg, C, kk = F // G, cg * G, kh * kw
     (t, b), (le, r) = padding
     sh, sw = geom.dilation[0] * (kh - 1), geom.dilation[1] * (kw - 1)
-    g_pad = pad2d(g, ((sh - t, sh - b), (sw - le, sw - r)))
-    H = g_pad.shape[2] - sh
-    W = g_pad.shape[3] - sw
-    dx, _ = conv_gemm(g_pad, w_flip, ConvGeometry(geom.kernel, (1, 1), geom.dilation, (H, W), G))
-    return dx
+    g_pads = ((sh - t, sh - b), (sw - le, sw - r))  # implicit: unfold writes the zeros
+    N = g.shape[0]
+    H = g.shape[2] + sum(g_pads[0]) - sh  # the input's size
+    W = g.shape[3] + sum(g_pads[1]) - sw
+    hw, dtype, rows = H * W, g.dtype, F * kk
+    plan, nb, parallel = _block_plan(xp, N, rows * hw * dtype.itemsize)
+    dx = w3 = None
+    if want_dx:
+        w_flip = w.reshape(G, fg, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        w3 = xp.ascontiguousarray(w_flip).reshape(G, cg, fg * kk)
+        dx = xp.empty((N, C, H, W), dtype=dtype)
+    dw = _WeightGradSum(xp, cg, fg * kk)  # sums x (G, C/G, m) @ cols_g^T: (G, C/G, F/G*kH*kW)
+
+    def run(blocks):
+        cols_buf = _scratch(xp, rows * nb * hw, dtype, "cols")
+        c_buf = _scratch(xp, C * nb * hw, dtype, "res")  # dx's block (C, nb*H*W), then x's
+        part = _WeightGradSum(xp, cg, fg * kk) if parallel else dw
+        prev = None
+        for n0, n1 in blocks:
+            bs, m = n1 - n0, (n1 - n0) * hw
+            cols = unfold(g[n0:n1], (kh, kw), (1, 1), geom.dilation, (H, W),
+                          out=cols_buf[:rows * m].reshape(F, kh, kw, bs, H, W), pads=g_pads,
+                          zero_padding=bs != prev)
+            prev = bs
+            cols3 = cols.reshape(G, fg * kk, m)
+            if want_dx:
+                res = xp.matmul(w3, cols3, out=c_buf[:C * m].reshape(G, cg, m))
+                _to_batch_first(res.reshape(C, bs, hw), dx[n0:n1].reshape(bs, C, hw), None, xp)
+            if x is not None:
+                xf = c_buf[:C * m].reshape(C, bs, hw)
+                _to_channels_first(x[n0:n1], xf, xp)
+                part.add(xf.reshape(G, cg, m), cols3)
+        if parallel:
+            with _merge_lock:
+                dw.merge(part)
+
+    _run_plan(xp, plan, parallel, run)
+    gw = None
+    if x is not None:  # (G, C/G, F/G, kH, kW) with flipped taps -> (F, C/G, kH, kW)
+        flipped = dw.result((G, cg, fg, kh, kw)).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        gw = xp.ascontiguousarray(flipped).reshape(F, cg, kh, kw)
+    return dx, gw
 
 
 class Conv2d(Function):
@@ -268,35 +461,42 @@ class Conv2d(Function):
     x: (N, C, H, W), w: (F, C/G, kH, kW), b: (F,) or absent -> out: (N, F, Ho, Wo), with
     Ho = (H + pad_top + pad_bottom - dH(kH - 1) - 1) // sH + 1 (likewise Wo).
     Forward: out = Wm @ im2col(x) + b.  Backward (dY: (N, F, Ho, Wo)):
-    dW = dY @ cols^T (columns recomputed from the saved padded input), dx = col2im(Wm^T @ dY)
-    cropped to (N, C, H, W), db = dY summed over (N, Ho, Wo). Work for inputs that need no
-    gradient is skipped. padding: ((top, bottom), (left, right)).
+    dW = dY @ cols^T (columns recomputed from the saved input), dx = col2im(Wm^T @ dY)
+    cropped to (N, C, H, W), db = dY summed over (N, Ho, Wo); for stride 1 (and F <= 3 C) both dx
+    and dW come from the columns of the padded dY instead (:func:`_gather_backward`). Work for
+    inputs that need no gradient is skipped. padding: ((top, bottom), (left, right)).
     """
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
                 groups=1):
-        x_pad = pad2d(x, padding)
         kh, kw = w.shape[2:]
         (sh, sw), (dh, dw) = stride, dilation
-        Ho = (x_pad.shape[2] - dh * (kh - 1) - 1) // sh + 1
-        Wo = (x_pad.shape[3] - dw * (kw - 1) - 1) // sw + 1
+        Ho = (x.shape[2] + sum(padding[0]) - dh * (kh - 1) - 1) // sh + 1
+        Wo = (x.shape[3] + sum(padding[1]) - dw * (kw - 1) - 1) // sw + 1
         geom = ConvGeometry((kh, kw), stride, dilation, (Ho, Wo), groups)
-        out, _ = conv_gemm(x_pad, w, geom, bias=b)
-        self.x_pad, self.w, self.geom, self.padding = x_pad, w, geom, padding
+        out, _ = conv_gemm(x, w, geom, bias=b, pads=padding)  # padding implicit, no copy
+        # x itself, no padded copy: the graph keeps x alive anyway
+        self.x, self.w, self.geom, self.padding = x, w, geom, padding
         self.has_bias = b is not None
         return out
 
     def backward(self, g):
         needs = self.needs_input_grad
         want_db = self.has_bias and needs[2]
-        gather = needs[0] and _gather_input_grad(self.geom, self.padding, self.w.shape)
-        gx, gw, gb = gemm_col2im(g, self.w, self.geom, self.x_pad if needs[1] else None,
-                                 self.x_pad.shape, want_dx=needs[0] and not gather,
-                                 want_db=want_db)
-        if gather:
-            gx = _input_grad_by_convolution(g, self.w, self.geom, self.padding)
-        elif gx is not None:
-            gx = _crop(gx, self.padding)
+        if needs[0] and _gather_input_grad(self.geom, self.padding, self.w.shape,
+                                           with_weight=needs[1]):
+            gx, gw = _gather_backward(g, self.x if needs[1] else None, self.w, self.geom,
+                                      self.padding)
+            n, f = g.shape[:2]
+            gb = get_array_module(g).einsum("nfl->f", g.reshape(n, f, -1)) if want_db else None
+        else:
+            (t, b), (le, r) = self.padding
+            n, c, h, w = self.x.shape
+            gx, gw, gb = gemm_col2im(g, self.w, self.geom, self.x if needs[1] else None,
+                                     (n, c, h + t + b, w + le + r), want_dx=needs[0],
+                                     want_db=want_db, pads=self.padding)
+            if gx is not None:
+                gx = _crop(gx, self.padding)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 
@@ -331,8 +531,8 @@ class ConvTranspose2d(Function):
         needs = self.needs_input_grad
         gx = gw = None
         if needs[0] or needs[1]:
-            gx, gw = conv_gemm(pad2d(g, self.padding), self.w, self.geom,
-                               gy=self.x if needs[1] else None, want_out=needs[0])
+            gx, gw = conv_gemm(g, self.w, self.geom, gy=self.x if needs[1] else None,
+                               want_out=needs[0], pads=self.padding)
         if self.has_bias:
             return gx, gw, (g.sum(axis=(0, 2, 3)) if needs[2] else None)
         return gx, gw

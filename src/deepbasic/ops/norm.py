@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from deepbasic.backend import get_array_module
+from deepbasic.ops.im2col import parallel_for
 from deepbasic.tensor import Function
 
 
@@ -32,6 +33,13 @@ def _channel_dot(a3, b3):
     return get_array_module(a3).einsum("ncl,ncl->c", a3, b3)
 
 
+def _channel_parts(xp, x3, work_fn) -> None:
+    """Call ``work_fn(c0, c1)`` on consecutive channel ranges of x3 (N, C, L) that together cover
+    every channel: one range per copy thread for a large NumPy array (:func:`parallel_for`, the
+    ranges write disjoint channels), else one range."""
+    parallel_for(work_fn, x3.shape[1], x3.size, xp)
+
+
 class BatchNorm(Function):
     """Batch normalization over every axis but the channel axis 1.
 
@@ -50,7 +58,16 @@ class BatchNorm(Function):
         dx = gamma inv_std * (g - sg / m - c * inv_std^2 * sgc / m)
         dgamma = inv_std * sgc,  dbeta = sg
 
-    (evaluation: dx = g * gamma * inv_std). Saves c (training) or x (evaluation).
+    (evaluation: dx = g * gamma * inv_std). Saves x itself (no copy: the graph keeps the input
+    alive anyway) and the per-channel statistics.
+
+    Speed and memory (training): no array of the input's size is saved (PyTorch keeps x too) and
+    none is allocated besides the result: the forward pass forms c = x - mean in y's buffer,
+    takes var from it, then scales and shifts it in place into y (five passes: sum, subtract,
+    dot, multiply, add); the backward pass forms c again in dx's buffer (the two-pass sums stay
+    accurate when the mean is far from zero) and turns it into dx in place (seven passes). The
+    channels are split over the copy threads (:func:`~deepbasic.ops.im2col.parallel_for`), since
+    NumPy runs each pass on one core.
     """
 
     def forward(self, x, gamma, beta, running_mean=None, running_var=None, training=True,
@@ -62,15 +79,30 @@ class BatchNorm(Function):
         m = n * x3.shape[2]
         y = xp.empty(x.shape, dtype=x.dtype)
         y3 = y.reshape(n, c, -1)
+        gamma = gamma.astype(x.dtype, copy=False)
+        beta = beta.astype(x.dtype, copy=False)
         if training:
             if m <= 1:
                 raise ValueError(
                     f"batch norm in training needs more than 1 value per channel, got input "
                     f"{tuple(x.shape)}"
                 )
-            mean = _channel_sum(x3) / dt(m)
-            centered = x3 - mean[:, None]
-            var = _channel_dot(centered, centered) / dt(m)
+            mean = xp.empty(c, dtype=x.dtype)
+            var = xp.empty(c, dtype=x.dtype)
+            inv_std = xp.empty(c, dtype=x.dtype)
+            scale = xp.empty(c, dtype=x.dtype)
+
+            def part(c0, c1):  # y holds c = x - mean, then becomes c * scale + beta
+                xc, yc = x3[:, c0:c1], y3[:, c0:c1]
+                mean[c0:c1] = _channel_sum(xc) / dt(m)
+                xp.subtract(xc, mean[c0:c1, None], out=yc)
+                var[c0:c1] = _channel_dot(yc, yc) / dt(m)
+                inv_std[c0:c1] = dt(1) / xp.sqrt(var[c0:c1] + dt(eps))
+                scale[c0:c1] = gamma[c0:c1] * inv_std[c0:c1]
+                yc *= scale[c0:c1, None]
+                yc += beta[c0:c1, None]
+
+            _channel_parts(xp, x3, part)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -80,17 +112,12 @@ class BatchNorm(Function):
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-            centered = None
-        inv_std = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-        scale = (gamma * inv_std).astype(x.dtype, copy=False)
-        if training:
-            xp.multiply(centered, scale[:, None], out=y3)
-            y3 += beta.astype(x.dtype, copy=False)[:, None]
-        else:
+            inv_std = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+            scale = (gamma * inv_std).astype(x.dtype, copy=False)
             xp.multiply(x3, scale[:, None], out=y3)
             y3 += (beta - mean * scale).astype(x.dtype, copy=False)[:, None]
-            self.x3, self.mean = x3, mean
-        self.centered, self.inv_std, self.scale = centered, inv_std, scale
+        self.x3, self.mean = x3, mean
+        self.inv_std, self.scale = inv_std, scale
         self.m, self.training = m, training
         return y
 
@@ -99,24 +126,34 @@ class BatchNorm(Function):
         needs = self.needs_input_grad
         n, c = g.shape[0], g.shape[1]
         g3 = g.reshape(n, c, -1)
-        inv_std, m = self.inv_std, self.m
-        centered = self.centered
-        if not self.training and needs[1]:
-            centered = self.x3 - self.mean[:, None]
-        sg = _channel_sum(g3) if needs[2] or (needs[0] and self.training) else None
-        sgc = _channel_dot(g3, centered) if needs[1] or (needs[0] and self.training) else None
-        gx = None
-        if needs[0]:
-            gx = xp.empty(g.shape, dtype=g.dtype)
-            gx3 = gx.reshape(n, c, -1)
-            if self.training:  # gx = a * (c * k + g) + d: four passes, no temporary
-                k = (-(inv_std * inv_std) * sgc / m).astype(g.dtype, copy=False)
-                xp.multiply(centered, k[:, None], out=gx3)
-                gx3 += g3
-                gx3 *= self.scale[:, None]
-                gx3 += (-self.scale * sg / m).astype(g.dtype, copy=False)[:, None]
-            else:
-                xp.multiply(g3, self.scale[:, None], out=gx3)
+        inv_std, m, mean, x3 = self.inv_std, self.m, self.mean, self.x3
+        dt = g.dtype.type
+        gx = xp.empty(g.shape, dtype=g.dtype) if needs[0] else None
+        if not self.training:
+            sg = _channel_sum(g3) if needs[2] else None
+            sgc = _channel_dot(g3, x3 - mean[:, None]) if needs[1] else None
+            if needs[0]:
+                xp.multiply(g3, self.scale[:, None], out=gx.reshape(n, c, -1))
+        else:
+            sg = xp.empty(c, dtype=g.dtype)
+            sgc = xp.empty(c, dtype=g.dtype)
+            gx3 = gx.reshape(n, c, -1) if needs[0] else None
+            scale = self.scale
+
+            def part(c0, c1):  # gx holds c = x - mean, then becomes scale * (c * k + g) + d
+                gc, xc = g3[:, c0:c1], x3[:, c0:c1]
+                sg[c0:c1] = _channel_sum(gc)
+                cen = xp.subtract(xc, mean[c0:c1, None],
+                                  out=gx3[:, c0:c1] if gx3 is not None else None)
+                sgc[c0:c1] = _channel_dot(gc, cen)
+                if gx3 is not None:
+                    s = inv_std[c0:c1]
+                    cen *= (-(s * s) * sgc[c0:c1] / dt(m))[:, None]
+                    cen += gc
+                    cen *= scale[c0:c1, None]
+                    cen += (-scale[c0:c1] * sg[c0:c1] / dt(m))[:, None]
+
+            _channel_parts(xp, g3, part)
         ggamma = sgc * inv_std if needs[1] else None
         gbeta = sg if needs[2] else None
         return gx, ggamma, gbeta
