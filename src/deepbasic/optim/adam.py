@@ -79,13 +79,11 @@ class Adam(Optimizer):
                       self._tmp(data, 1)]
             if amsgrad:
                 arrays.append(state["max_exp_avg_sq"])
-            # Cache-sized blocks: the dozen passes below stay in cache instead of memory; the
-            # blocks of a large parameter are shared among threads.
-            wd = 0.0 if decoupled else weight_decay
-
-            def update(block, xp=xp, step_size=step_size, c=bias_correction2_sqrt, wd=wd):
+            # Cache-sized blocks: the dozen passes below stay in cache instead of memory.
+            for block in self._blocks(*arrays):
                 theta, g, m, v, g_eff, t = block[:6]
-                g = self._effective_grad_into(theta, g, wd, maximize, g_eff)
+                g = self._effective_grad_into(theta, g, 0.0 if decoupled else weight_decay,
+                                              maximize, g_eff)
                 # m = beta1 * m + (1 - beta1) * g
                 m *= beta1
                 xp.multiply(g, 1.0 - beta1, out=t)
@@ -102,12 +100,10 @@ class Adam(Optimizer):
                 # theta -= step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), computed as
                 # theta -= (step_size * c) * m / (sqrt(v) + eps * c) with c = sqrt(1 - beta2^t)
                 xp.sqrt(v, out=t)
-                t += eps * c
+                t += eps * bias_correction2_sqrt
                 xp.divide(m, t, out=t)
-                t *= step_size * c
+                t *= step_size * bias_correction2_sqrt
                 theta -= t
-
-            self._for_blocks(update, *arrays)
 
 
 class AdamW(Adam):

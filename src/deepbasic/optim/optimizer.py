@@ -27,7 +27,7 @@ from collections import defaultdict
 
 import numpy as np  # only to recognize NumPy arrays/scalars in state dicts (no array math here)
 
-from deepbasic import backend, parallel
+from deepbasic import backend
 from deepbasic.tensor import Tensor, enable_grad
 
 
@@ -223,24 +223,6 @@ class Optimizer:
         flat = [a.reshape(-1) for a in arrays]
         for start in range(0, size, self.BLOCK):
             yield [f[start:start + self.BLOCK] for f in flat]
-
-    def _for_blocks(self, update, *arrays) -> None:
-        """Run ``update(block)`` on every block of :meth:`_blocks`, the blocks of a large
-        parameter spread over :func:`deepbasic.parallel.get_num_threads` threads (NumPy's ufuncs
-        release the GIL). ``update`` must touch nothing but its block's slices."""
-        xp = backend.get_array_module(arrays[0])
-        size = arrays[0].size
-        if xp is not np or size < 2 * self.BLOCK or not all(a.flags.c_contiguous for a in arrays):
-            for block in self._blocks(*arrays):
-                update(block)
-            return
-        flat = [a.reshape(-1) for a in arrays]
-
-        def run(start: int, stop: int) -> None:
-            for s in range(start, stop, self.BLOCK):
-                update([f[s:min(s + self.BLOCK, stop)] for f in flat])
-
-        parallel.run_split(run, size, min_chunk=2 * self.BLOCK)
 
     def _effective_grad_into(self, data, grad, weight_decay: float, maximize: bool, out):
         """``(-grad if maximize else grad) + weight_decay * data`` written into ``out``, or
