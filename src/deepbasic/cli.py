@@ -41,7 +41,7 @@ COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.line
 
 def cmd_info(args) -> int:
     import deepbasic
-    from deepbasic import backend, parallel
+    from deepbasic import backend
 
     print(f"deepbasic {deepbasic.__version__}")
     print(f"python    {sys.version.split()[0]}")
@@ -55,8 +55,6 @@ def cmd_info(args) -> int:
         print("cupy      not installed (CPU only)")
     print(f"backend   {'cuda' if backend.cupy_available() else 'cpu'}")
     print(f"blas      {backend.blas_threads()}")
-    print(f"threads   {parallel.get_num_threads()} for elementwise updates "
-          f"(DEEPBASIC_NUM_THREADS)")
     print(f"dtype     {backend.get_default_dtype()}")
     return 0
 
