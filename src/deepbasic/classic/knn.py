@@ -323,7 +323,6 @@ def cross_validate_k(X, y, ks, folds: int = 5, metric: str = "l2", seed: int = 0
 
 def plot_cross_validation(ks, accuracies, path: str, title: str = "kNN: choosing k by cross-validation") -> str:
     """Accuracy vs k: each fold as a dot, the mean as a line with a +-1 std band. PNG at ``path``."""
-    import os
 
     from deepbasic.train.plots import _pyplot, _save
 
@@ -341,11 +340,7 @@ def plot_cross_validation(ks, accuracies, path: str, title: str = "kNN: choosing
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 def best_k(ks, accuracies) -> int:

@@ -16,7 +16,6 @@ matched against by a dot product (see :func:`plot_weight_templates`).
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -239,11 +238,7 @@ def plot_weight_templates(W, image_shape, classes, path: str, title: str = "lear
         ax.set_title(str(classes[c]), fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 def plot_loss_history(histories: dict, path: str, title: str = "training loss") -> str:
@@ -258,8 +253,4 @@ def plot_loss_history(histories: dict, path: str, title: str = "training loss") 
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)

@@ -27,7 +27,6 @@ takes the same number of iterations on the full training set (no minibatch noise
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
@@ -244,8 +243,4 @@ def plot_optimizer_comparison(histories: dict, path: str,
     ax1.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)

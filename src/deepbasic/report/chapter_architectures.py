@@ -81,10 +81,7 @@ def plot_architectures(rows: list, path: str) -> str:
     ax.legend(loc="upper left")
     ax.margins(x=0.15, y=0.15)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 def table_html(rows: list) -> str:

@@ -35,10 +35,7 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
         check = db.gradcheck(fn, [probe], raise_exception=False)
         numbers.append((f"gradcheck {name}: largest abs error", f"{check.max_abs_error:.1e}"))
     fig.tight_layout()
-    try:
-        _save(fig, os.path.join(out_dir, "activations.png"))
-    finally:
-        plt.close(fig)
+    _save(fig, os.path.join(out_dir, "activations.png"))
     a = db.tensor(rng.standard_normal((4, 5)), dtype="float64", requires_grad=True)
     w = db.tensor(rng.standard_normal((5, 3)), dtype="float64", requires_grad=True)
     t = db.tensor([0, 2, 1, 2])

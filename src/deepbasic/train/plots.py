@@ -1,7 +1,6 @@
 """Figures of a training run, saved as PNG with matplotlib's file-only (Agg) backend."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -16,10 +15,15 @@ def _pyplot():
 
 
 def _save(fig, path: str) -> str:
+    """Write ``fig`` as a PNG at ``path`` atomically (``atomic_write`` creates the folder), close
+    it, return ``path``. The figure is closed even when writing fails."""
     from deepbasic.serialization import atomic_write
 
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+    try:
+        with atomic_write(path) as f:
+            fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        _pyplot().close(fig)
     return path
 
 
@@ -39,10 +43,7 @@ def plot_curves(history: list[dict], path: str) -> str:
     ax2.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 def plot_confusion_matrix(matrix: np.ndarray, classes, path: str, title: str = "confusion matrix") -> str:
@@ -60,8 +61,4 @@ def plot_confusion_matrix(matrix: np.ndarray, classes, path: str, title: str = "
             ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
                     color="white" if matrix[i, j] > top / 2 else "black")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)

@@ -515,7 +515,4 @@ def plot_transfer(result: dict, path: str, title: str | None = None) -> str:
     fig.suptitle(title or (f"{result['model']} on {result['dataset']}: "
                            f"{result['per_class']} labels per target class"), fontsize=10)
     fig.tight_layout()
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)

@@ -202,11 +202,7 @@ def plot_ensemble_report(report: dict, path: str, title: str = "members vs ensem
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 # ----- training members ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ random search 16 (Bergstra & Bengio, 2012).
 from __future__ import annotations
 
 import numbers
-import os
 
 import numpy as np
 
@@ -173,8 +172,4 @@ def plot_search(results, path: str, x: str = "lr", y: str = "weight_decay",
         bar.set_label("score (validation accuracy)")
     if title:
         fig.suptitle(title, fontsize=10)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)

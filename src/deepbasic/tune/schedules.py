@@ -141,8 +141,4 @@ def plot_schedule_comparison(results: dict, path: str, title: str | None = None)
     fig.suptitle(title or f"lr schedules on {results.get('dataset', '?')} "
                           f"(same MLP, seed and initial lr {results.get('lr', '?')})")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)

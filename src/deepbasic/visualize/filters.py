@@ -80,10 +80,7 @@ def plot_filters(weight, path: str, title: str = "first-layer filters", pad: int
               interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(title, fontsize=9)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 def first_conv(model):
