@@ -56,6 +56,17 @@ def _repr_padding(padding):
 
 
 class _ConvBase(Module):
+    def _set_geometry(self, name: str, in_channels: int, out_channels: int, kernel_size, stride,
+                      dilation, groups: int, padding_mode: str) -> None:
+        """Check and store what Conv2d and ConvTranspose2d share: channels, groups, padding
+        mode, and kernel size, stride and dilation as (h, w) pairs of positive ints."""
+        _check_sizes(name, in_channels, out_channels, groups, padding_mode)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.padding_mode = padding_mode
+        self.kernel_size = _positive(name, "kernel_size", kernel_size)
+        self.stride = _positive(name, "stride", stride)
+        self.dilation = _positive(name, "dilation", dilation)
+
     def extra_repr(self) -> str:  # PyTorch's format
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
@@ -91,11 +102,8 @@ class Conv2d(_ConvBase):
                  dtype=None):
         super().__init__()
         name = "Conv2d"
-        _check_sizes(name, in_channels, out_channels, groups, padding_mode)
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _positive(name, "kernel_size", kernel_size)
-        self.stride = _positive(name, "stride", stride)
-        self.dilation = _positive(name, "dilation", dilation)
+        self._set_geometry(name, in_channels, out_channels, kernel_size, stride, dilation, groups,
+                           padding_mode)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a pair, 'same' or 'valid', "
@@ -104,7 +112,6 @@ class Conv2d(_ConvBase):
                 raise ValueError(f"{name}: padding='same' needs stride 1 (as in PyTorch), got "
                                  f"stride {self.stride}")
         self.padding = _repr_padding(padding)
-        self.padding_mode = padding_mode
         _init_conv_params(self, (out_channels, in_channels // groups) + self.kernel_size,
                           out_channels if bias else None, dtype)
 
@@ -128,11 +135,8 @@ class ConvTranspose2d(_ConvBase):
                  padding_mode: str = "zeros", dtype=None):
         super().__init__()
         name = "ConvTranspose2d"
-        _check_sizes(name, in_channels, out_channels, groups, padding_mode)
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _positive(name, "kernel_size", kernel_size)
-        self.stride = _positive(name, "stride", stride)
-        self.dilation = _positive(name, "dilation", dilation)
+        self._set_geometry(name, in_channels, out_channels, kernel_size, stride, dilation, groups,
+                           padding_mode)
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a pair, got {padding!r}")
         self.padding = _repr_padding(padding)
@@ -144,7 +148,6 @@ class ConvTranspose2d(_ConvBase):
                     f"dilation, got output_padding {self.output_padding}, stride {self.stride}, "
                     f"dilation {self.dilation}"
                 )
-        self.padding_mode = padding_mode
         _init_conv_params(self, (in_channels, out_channels // groups) + self.kernel_size,
                           out_channels if bias else None, dtype)
 
