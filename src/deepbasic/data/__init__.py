@@ -14,10 +14,17 @@ Formats, each read by a small module of its own:
   each batch holding uint8 data (N, 3072) = 3 x 32 x 32 per row (divided by 255) and a label
   list. Pickles are read by a restricted unpickler (:mod:`deepbasic.data.safepickle`) that runs
   nothing from the file.
+- **text** — character-level language-model data (:mod:`deepbasic.data.text`): a corpus on
+  every machine (the Python standard library's own source), ``CharVocab``, and (B, L)
+  parallel streams cut into truncated-BPTT chunks.
+- **shapes** — synthetic scenes of coloured shapes with boxes, masks and captions, generated
+  on the fly (:mod:`deepbasic.data.shapes`); exported to, and COCO annotation files read
+  from, the COCO JSON formats by :mod:`deepbasic.data.coco`.
 
 Where files are looked for, and how missing ones are downloaded (checksummed, written
 atomically into ``~/.cache/deepbasic/<name>``): :mod:`deepbasic.data.download`.
 """
+from deepbasic.data.coco import load_coco_captions, load_coco_instances, save_coco, to_coco
 from deepbasic.data.download import download_file, search_dirs, user_cache_dir
 from deepbasic.data.errors import (
     ChecksumError,
@@ -29,13 +36,22 @@ from deepbasic.data.errors import (
 from deepbasic.data.idx import read_idx, write_idx
 from deepbasic.data.registry import KNOWN_DATASETS, load_dataset
 from deepbasic.data.safepickle import safe_loads
+from deepbasic.data.shapes import (Scene, Scenes, export_dataset, generate_scenes,
+                                   single_object_dataset)
 from deepbasic.data.splits import DatasetSplits, Split, stratified_split
+from deepbasic.data.text import (CharVocab, batchify, default_corpus, load_text, split_text,
+                                 tbptt_chunks)
 
 __all__ = [
     "ChecksumError", "CorruptFileError", "DataLoader", "DatasetNotFoundError", "DatasetSplits",
     "DownloadError", "KNOWN_DATASETS", "Split", "UnsafeFileError", "download_file",
     "load_dataset", "read_idx", "safe_loads", "search_dirs", "stratified_split",
     "user_cache_dir", "write_idx",
+    # synthetic shapes scenes and COCO files (deepbasic.data.shapes, deepbasic.data.coco)
+    "Scene", "Scenes", "export_dataset", "generate_scenes", "single_object_dataset",
+    "load_coco_captions", "load_coco_instances", "save_coco", "to_coco",
+    # character-level text for language models (deepbasic.data.text)
+    "CharVocab", "batchify", "default_corpus", "load_text", "split_text", "tbptt_chunks",
 ]
 
 
