@@ -17,6 +17,7 @@ from deepbasic.classic.knn import (
     plot_cross_validation,
 )
 from deepbasic.classic.linear import LinearClassifier, plot_loss_history, plot_weight_templates
+from deepbasic.classic.ngram import NGramModel
 
 __all__ = [
     "KNearestNeighbor",
@@ -27,4 +28,5 @@ __all__ = [
     "LinearClassifier",
     "plot_weight_templates",
     "plot_loss_history",
+    "NGramModel",
 ]
