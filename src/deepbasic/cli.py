@@ -29,14 +29,15 @@ from deepbasic.cli_args import (
 
 # The models of deepbasic.models.MODELS sized for 8x8 to 32x32 images (the ImageNet architectures
 # are built with deepbasic.models and shown by ``deepbasic summary``).
-TRAINABLE_MODELS = ["mlp", "threelayer", "convnet", "vgg-small", "resnet20"]
+TRAINABLE_MODELS = ["mlp", "threelayer", "convnet", "vgg-small", "resnet20", "rowlstm"]
 
 # Chapters add their commands as modules with ``register(subparsers)``, in curriculum order.
 COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.linear",
                               "deepbasic.commands.optimizers",
                               "deepbasic.commands.search", "deepbasic.commands.ensemble",
                               "deepbasic.commands.decay", "deepbasic.commands.summary",
-                              "deepbasic.commands.transfer"]
+                              "deepbasic.commands.transfer", "deepbasic.commands.charlm",
+                              "deepbasic.commands.caption"]
 
 
 def cmd_info(args) -> int:
@@ -66,6 +67,16 @@ def _model_kwargs(args) -> dict:
             raise CLIError("--channels is for convnet; the MLP's layers are set by --hidden")
         return {"hidden": list(args.hidden), "batch_norm": args.batch_norm,
                 "dropout": 0.0 if args.dropout is None else args.dropout}
+    if args.model == "rowlstm" and not args.batch_norm:
+        if args.channels is not None or args.dropout is not None:
+            raise CLIError("--channels and --dropout are not options of rowlstm (--hidden N sets "
+                           "its LSTM width)")
+        if not args.hidden_given:
+            return {}
+        if len(args.hidden) != 1:
+            raise CLIError(f"rowlstm has one LSTM layer: give --hidden one width, got "
+                           f"{','.join(map(str, args.hidden))}")
+        return {"hidden": args.hidden[0]}
     if args.batch_norm or args.hidden_given:
         raise CLIError(f"--hidden and --batch-norm are for the MLP; {args.model} has its own "
                        f"layers (see deepbasic summary {args.model})")
@@ -95,7 +106,8 @@ def cmd_train(args) -> int:
     if args.resume and not args.out:
         raise CLIError("--resume needs --out RUN_DIR (the run to continue)")
     model_kwargs = _model_kwargs(args)
-    shown = f" {args.hidden}" if args.model == "mlp" else ""
+    shown = f" {args.hidden}" if args.model == "mlp" else (
+        f" (hidden {model_kwargs['hidden']})" if "hidden" in model_kwargs else "")
     print(f"training {args.model}{shown} on {args.dataset} for {args.epochs} epochs"
           + (" with augmentation" if args.augment else "")
           + (f" into {args.out}" if args.out else ""))
@@ -156,7 +168,8 @@ def build_parser() -> Parser:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0)
     p.add_argument("--hidden", type=hidden_sizes, default=(256, 128), action=_HiddenAction,
-                   help="mlp: hidden layer widths, e.g. 256,128")
+                   help="mlp: hidden layer widths, e.g. 256,128; rowlstm: the LSTM's width "
+                        "(default 128)")
     p.add_argument("--batch-norm", action="store_true",
                    help="mlp: batch norm after each hidden layer")
     p.add_argument("--channels", type=hidden_sizes, default=None,

@@ -2,7 +2,7 @@
 for rebuilding a model from a checkpoint's saved configuration).
 
 Small models for 28x28 / 32x32 images: ``mlp``, ``threelayer`` (CS231n's conv-relu-pool-affine),
-``convnet``, ``vgg-small``, ``resnet20``. ImageNet architectures (torchvision's names and parameter
+``convnet``, ``vgg-small``, ``resnet20``, ``rowlstm`` (an LSTM reading the image row by row). ImageNet architectures (torchvision's names and parameter
 counts): ``alexnet``, ``vgg16``, ``vgg19``, ``googlenet``, ``resnet18`` / ``34`` / ``50`` / ``101`` /
 ``152``.
 """
@@ -14,6 +14,7 @@ from deepbasic.models.alexnet import AlexNet
 from deepbasic.models.convnet import ConvNet, ThreeLayerConvNet
 from deepbasic.models.googlenet import GoogLeNet, Inception
 from deepbasic.models.mlp import MLP
+from deepbasic.models.recurrent import CharLM, RowLSTM, sample_text
 from deepbasic.models.resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet20, resnet34,
                                      resnet50, resnet101, resnet152)
 from deepbasic.models.summary import ModelSummary, format_summary, summary
@@ -50,6 +51,7 @@ MODELS = {
     "convnet": _small_image_model(ConvNet, "convnet"),
     "vgg-small": _image_model(vgg_small, "vgg-small"),
     "resnet20": _image_model(resnet20, "resnet20"),
+    "rowlstm": _small_image_model(RowLSTM, "rowlstm"),
     "alexnet": _image_model(AlexNet, "alexnet"),
     "vgg16": _image_model(vgg16, "vgg16"),
     "vgg19": _image_model(vgg19, "vgg19"),
@@ -74,4 +76,5 @@ def build_model(name: str, input_shape, num_classes: int, **kwargs):
 __all__ = ["MLP", "ConvNet", "ThreeLayerConvNet", "AlexNet", "VGG", "vgg16", "vgg19", "vgg_small",
            "GoogLeNet", "Inception", "ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet20",
            "resnet34", "resnet50", "resnet101", "resnet152", "summary", "format_summary",
-           "ModelSummary", "MODELS", "IMAGE_MODELS", "build_model"]
+           "ModelSummary", "MODELS", "IMAGE_MODELS", "build_model", "RowLSTM", "CharLM",
+           "sample_text"]

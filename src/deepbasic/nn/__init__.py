@@ -20,10 +20,20 @@ from deepbasic.nn.layers.loss import (
     MSELoss,
     MultiClassHingeLoss,
     NLLLoss,
+    TemporalCrossEntropyLoss,
 )
 from deepbasic.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, LocalResponseNorm
 from deepbasic.nn.layers.conv import Conv2d, ConvTranspose2d
 from deepbasic.nn.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
+from deepbasic.nn.layers.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    Embedding,
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+)
 from deepbasic.nn.layers.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from deepbasic.nn.module import Module, Parameter, StateDictError
 

@@ -8,6 +8,8 @@ import numpy as np
 
 from deepbasic import ops
 from deepbasic.backend import get_array_module
+from deepbasic.ops import embedding as _embedding, rnn as _rnn
+from deepbasic.ops.embedding import check_ids
 from deepbasic.ops.loss import check_class_target, check_reduction
 from deepbasic.tensor import Tensor
 
@@ -30,6 +32,10 @@ adaptive_avg_pool2d = ops.adaptive_avg_pool2d
 max_unpool2d = ops.max_unpool2d
 interpolate = ops.interpolate
 local_response_norm = ops.local_response_norm
+embedding = _embedding.embedding
+rnn = _rnn.rnn  # one recurrent layer over a sequence: (output, h_n)
+lstm = _rnn.lstm  # (output, h_n, c_n)
+gru = _rnn.gru
 
 
 def _t(x) -> Tensor:
@@ -207,6 +213,56 @@ def cross_entropy(input, target, *, reduction: str = "mean", label_smoothing: fl
     loss = ops.CrossEntropy.apply(input, target=t, reduction=reduction,
                                   label_smoothing=label_smoothing, ignore_index=ignore_index)
     return _unflatten_losses(loss, reduction, loss_shape)
+
+
+TEMPORAL_REDUCTIONS = ("batch", "mean", "sum", "none")
+
+
+def temporal_cross_entropy(scores, targets, mask=None, *, ignore_index=None,
+                           reduction: str = "batch"):
+    """Softmax cross-entropy at every time step of a sequence, skipping padding.
+
+    scores: (N, T, V) (e.g. an RNN's per-step vocabulary scores), targets: (N, T) int64 ids,
+    mask: (N, T) bool, True where the position counts (None: all), ignore_index: a target id
+    that never counts (e.g. the <NULL> padding token); both may be given.
+    With l_nt = -log softmax(scores_nt)[targets_nt] over the positions that count:
+
+    * ``reduction="batch"`` (default): sum of l_nt / N, CS231n's ``temporal_softmax_loss``
+      (the loss per sequence, so longer captions weigh more);
+    * ``"mean"``: sum of l_nt / (number of positions that count), which is PyTorch's
+      ``cross_entropy(scores.permute(0, 2, 1), targets, ignore_index=...)``;
+    * ``"sum"``; ``"none"``: the (N, T) losses, 0 where a position does not count.
+
+    One fused op (:class:`deepbasic.ops.TemporalCrossEntropy`): a stable log-softmax forward,
+    gradient (softmax - onehot) * mask * factor.
+    """
+    if reduction not in TEMPORAL_REDUCTIONS:
+        raise ValueError(f"temporal_cross_entropy: reduction must be one of "
+                         f"{TEMPORAL_REDUCTIONS}, got {reduction!r}")
+    scores = _t(scores)
+    if scores.ndim != 3:
+        raise ValueError(f"temporal_cross_entropy: expected scores of shape (N, T, V), got "
+                         f"{tuple(scores.shape)}")
+    n, t, v = scores.shape
+    xp = get_array_module(scores.data)
+    y = targets.data if isinstance(targets, Tensor) else xp.asarray(targets)
+    if tuple(y.shape) != (n, t):
+        raise ValueError(f"temporal_cross_entropy: scores {tuple(scores.shape)} need targets of "
+                         f"shape ({n}, {t}), got {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"temporal_cross_entropy: targets must be integer ids (int64), got dtype "
+                        f"{y.dtype}")
+    keep = xp.ones((n, t), dtype=bool)
+    if mask is not None:
+        m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+        if tuple(m.shape) != (n, t):
+            raise ValueError(f"temporal_cross_entropy: expected mask of shape ({n}, {t}), got "
+                             f"{tuple(m.shape)}")
+        keep &= m.astype(bool, copy=False)
+    if ignore_index is not None:
+        keep &= y != ignore_index
+    check_ids(y[keep], v, "temporal_cross_entropy")
+    return ops.TemporalCrossEntropy.apply(scores, target=y, keep=keep, reduction=reduction)
 
 
 def nll_loss(input, target, *, reduction: str = "mean"):

@@ -4,7 +4,7 @@ Each op's ``forward`` computes on arrays and saves what its ``backward`` needs; 
 the derivative. Modules: ``elementwise`` (arithmetic, pointwise functions, activations),
 ``reduce`` (sum, mean, var, max, logsumexp), ``shape`` (reshape, permute, indexing, cat, pad),
 ``linalg`` (matmul, linear), ``loss`` (softmax and the losses), ``norm`` (batch / layer norm),
-``dropout``.
+``dropout``, ``rnn`` (fused RNN / LSTM / GRU layers over a sequence), ``embedding``.
 """
 from deepbasic.ops.elementwise import (
     ELU,
@@ -46,6 +46,7 @@ from deepbasic.ops.loss import (
     NLLLoss,
     Softmax,
     SVMLoss,
+    TemporalCrossEntropy,
     log_softmax,
     softmax,
 )
@@ -100,3 +101,5 @@ from deepbasic.ops.pool import (
 )
 from deepbasic.ops.upsample import NearestResize2d, Resample2d, interpolate
 from deepbasic.ops.norm2d import LocalResponseNorm, local_response_norm
+from deepbasic.ops.rnn import GRU, LSTM, RNN, gru, lstm  # the rnn() wrapper: deepbasic.ops.rnn.rnn
+from deepbasic.ops.embedding import Embedding  # embedding(): deepbasic.nn.functional.embedding

@@ -59,20 +59,22 @@ class Linear(Function):
 
     x: (N, in) or (..., in), W: (out, in), b: (out,) -> y: (..., out).
     dx = dy W,  dW = dy^T x (summed over leading axes),  db = sum of dy over leading axes.
+    Leading axes are flattened into one, so (N, T, in) input (a temporal affine layer) is one
+    (N*T, in) @ (in, out) product rather than N batched ones (1.5x faster in one measurement).
     """
 
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
-        y = x @ w.T
+        y = x.reshape(-1, x.shape[-1]) @ w.T
         if b is not None:
             y += b
-        return y
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
         x, w = self.x, self.w
         needs = self.needs_input_grad
-        gx = g @ w if needs[0] else None
         g2 = g.reshape(-1, g.shape[-1])
+        gx = (g2 @ w).reshape(x.shape) if needs[0] else None
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
         if len(needs) > 2:
             gb = g2.sum(axis=0) if needs[2] else None

@@ -134,6 +134,52 @@ class CrossEntropy(Function):
         return grad * _scale_back(g, n, self.reduction, grad.dtype, self.count)
 
 
+class TemporalCrossEntropy(Function):
+    """Softmax cross-entropy of a score vector at every time step, with a mask for padding.
+
+    x: (N, T, V) scores, target: (N, T) int ids, keep: (N, T) bool (False at padding) ->
+    loss_nt = keep_nt * (logsumexp(x_nt) - x_nt[target_nt]), reduced by ``reduction``:
+    "batch" sum / N (CS231n's temporal_softmax_loss), "mean" sum / (number of kept
+    positions), "sum", or "none" (the (N, T) losses, zeros at masked positions).
+    dx_nt = keep_nt * (softmax(x_nt) - onehot(target_nt)) * (the reduction's factor).
+    The log-sum-exp subtracts each row's maximum first. Saves softmax(x) (N, T, V).
+    """
+
+    def forward(self, x, target=None, keep=None, reduction="batch"):
+        xp = get_array_module(x)
+        rows, steps = xp.indices(target.shape)
+        where = (rows, steps, xp.where(keep, target, 0))  # (n, t, target) of every position
+        p = x - x.max(axis=-1, keepdims=True)
+        picked = p[where]
+        xp.exp(p, out=p)
+        s = p.sum(axis=-1)
+        p /= s[..., None]
+        losses = (xp.log(s) - picked) * keep
+        self.p, self.where, self.keep, self.reduction = p, where, keep, reduction
+        n = x.shape[0]
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        if reduction == "sum":
+            self.count = 1
+        elif reduction == "batch":
+            self.count = n
+        else:
+            self.count = int(keep.sum())
+        return total / x.dtype.type(self.count) if reduction != "sum" else total
+
+    def backward(self, g):
+        dt = self.p.dtype
+        if self.reduction == "none":
+            w = g * self.keep
+        else:
+            w = self.keep * (g / dt.type(max(self.count, 1)))
+        w = w.astype(dt, copy=False)
+        grad = self.p * w[..., None]
+        grad[self.where] -= w
+        return grad
+
+
 class NLLLoss(Function):
     """Negative log-likelihood of log-probabilities: loss_i = -logp[i, y_i];  dlogp = -onehot."""
 

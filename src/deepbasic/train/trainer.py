@@ -91,6 +91,11 @@ class Trainer:
         return f"epoch_{epoch:03d}.safetensors"
 
     # ----- one epoch --------------------------------------------------------------------------
+    def _forward_batch(self, xb):
+        """The model's output for a batch: ``model(xb)``, or ``model(*xb)`` when a loader yields
+        a tuple of inputs (a captioner reads images and caption words)."""
+        return self.model(*xb) if isinstance(xb, tuple) else self.model(xb)
+
     def train_epoch(self, loader, epoch: int) -> dict:
         """One pass over ``loader``; returns ``{"train_loss", "train_time", "examples"}``."""
         if hasattr(loader, "set_epoch"):
@@ -100,7 +105,7 @@ class Trainer:
         bar = _progress(loader, len(loader), f"epoch {epoch}", self.progress)
         for step, (xb, yb) in enumerate(bar):
             self.optimizer.zero_grad()
-            loss = self.loss_fn(self.model(xb), yb)
+            loss = self.loss_fn(self._forward_batch(xb), yb)
             value = loss.item()
             if not math.isfinite(value):
                 raise NonFiniteLossError(
@@ -128,7 +133,7 @@ class Trainer:
         self.model.eval()
         total, seen, scores, labels = 0.0, 0, [], []
         for xb, yb in loader:
-            out = self.model(xb)
+            out = self._forward_batch(xb)
             total += self.loss_fn(out, yb).item() * len(yb)
             seen += len(yb)
             scores.append(out.numpy())

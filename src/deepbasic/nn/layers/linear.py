@@ -12,6 +12,9 @@ from deepbasic.nn.module import Module, Parameter
 class Linear(Module):
     """y = x W^T + b.  x: (N, in_features) or (..., in_features) -> y: (..., out_features).
 
+    Any leading axes are kept, so on (N, T, D) sequence features (an RNN's hidden states) it is
+    the temporal affine layer: the same W and b at every time step, y[n, t] = x[n, t] W^T + b.
+
     weight: (out_features, in_features), bias: (out_features,). Default init (PyTorch's): both
     U(-1/sqrt(in_features), 1/sqrt(in_features)); use ``deepbasic.init`` for He or Xavier.
     """

@@ -19,6 +19,26 @@ class CrossEntropyLoss(Module):
                                label_smoothing=self.label_smoothing, ignore_index=self.ignore_index)
 
 
+class TemporalCrossEntropyLoss(Module):
+    """Softmax cross-entropy over sequences: scores (N, T, V), targets (N, T), an optional
+    (N, T) bool mask (True where a position counts) and/or an ``ignore_index`` target id that
+    never counts (padding). ``reduction``: "batch" (default: sum over the positions that count,
+    divided by N, CS231n's temporal_softmax_loss), "mean" (divided by the number of positions
+    that count, PyTorch's cross_entropy with ignore_index), "sum" or "none" ((N, T) losses).
+    See ``F.temporal_cross_entropy``.
+
+    ``loss = criterion(scores, targets)`` or ``criterion(scores, targets, mask)``.
+    """
+
+    def __init__(self, ignore_index=None, reduction: str = "batch"):
+        super().__init__()
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, scores, targets, mask=None):
+        return F.temporal_cross_entropy(scores, targets, mask, ignore_index=self.ignore_index,
+                                        reduction=self.reduction)
+
+
 class NLLLoss(Module):
     """Negative log-likelihood of log-probabilities (N, C) and targets (N,) (or (N, C, d1, ...)
     and (N, d1, ...)): loss_i = -input[i, target_i]."""
