@@ -1,4 +1,5 @@
 """Selective search (deepbasic.vision.selective_search): proposals, features, errors, recall."""
+import importlib
 import time
 
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 pytest.importorskip("skimage")
 
 from deepbasic.data.shapes import generate_scenes  # noqa: E402
-from deepbasic.vision import selective_search as ss  # noqa: E402
+# the module (deepbasic.vision.selective_search is also the name of the function it exports)
+ss = importlib.import_module("deepbasic.vision.selective_search")
 from deepbasic.vision.selective_search import (  # noqa: E402
     Strategy, hierarchical_grouping, neighbour_pairs, region_features, segment, selective_search)
 
