@@ -15,6 +15,8 @@
   and :class:`RoIAlign`, and :func:`boxes_to_rois`.
 * :mod:`~deepbasic.vision.selective_search`: region proposals by selective search (Felzenszwalb
   segmentation from scikit-image, then the hierarchical grouping of Uijlings et al.), for R-CNN.
+* :mod:`~deepbasic.vision.coco_eval`: :func:`detections_to_coco` and :func:`coco_evaluate`
+  (pycocotools' COCOeval: mAP@[.5:.95], mAP@0.5, ... for boxes or masks).
 
 Boxes are plain NumPy (or CuPy) arrays in xyxy pixel coordinates unless a name says otherwise;
 only the RoI operations take and return Tensors (and are differentiable in the features).
@@ -50,6 +52,7 @@ from deepbasic.vision.boxes import (
     xyxy_to_cxcywh,
     xyxy_to_xywh,
 )
+from deepbasic.vision.coco_eval import STAT_NAMES, coco_evaluate, detections_to_coco
 from deepbasic.vision.roi import RoIAlign, RoIPool, boxes_to_rois, roi_align, roi_pool
 from deepbasic.vision.selective_search import (MODES, Strategy, make_strategies, mode_strategies,
                                                selective_search, selective_search_batch)
@@ -62,4 +65,5 @@ __all__ = [
     "remove_small_boxes", "roi_align", "roi_pool", "sample_balanced", "xywh_to_cxcywh",
     "xywh_to_xyxy", "xyxy_to_cxcywh", "xyxy_to_xywh", "yolo_anchors", "MODES", "Strategy",
     "make_strategies", "mode_strategies", "selective_search", "selective_search_batch",
+    "STAT_NAMES", "coco_evaluate", "detections_to_coco",
 ]
