@@ -289,3 +289,15 @@ def test_export_dataset(tmp_path):
     assert [im["file_name"] for im in instances["images"]] == [f"images/{i:06d}.png" for i in range(5)]
     captions = json.loads((root / "captions.json").read_text())
     assert captions["annotations"][0]["caption"] == scenes.captions[0][0]
+
+
+def test_scene_splits_draw_disjoint_seeded_sets():
+    from deepbasic.data.shapes import SPLIT_SEEDS, generate_scenes, scene_splits
+
+    sets = scene_splits(3, 2, 4, size=24, max_objects=2)
+    assert [len(sets[k].images) for k in ("train", "val", "test")] == [3, 2, 4]
+    again = generate_scenes(4, seed=SPLIT_SEEDS["test"], size=24, max_objects=2)
+    assert (sets["test"].images == again.images).all()
+    assert not (sets["train"].images[:2] == sets["val"].images).all()
+    with pytest.raises(ValueError, match="val must be a positive number of scenes"):
+        scene_splits(3, 0, 4)

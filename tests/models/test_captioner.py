@@ -148,9 +148,9 @@ def test_caption_experiment_trains_saves_and_reloads(tmp_path):
     assert saved["test_bleu4"] == r["test_bleu4"]
     model, vocab, config = load_captioner(os.path.join(out, "last.safetensors"))
     assert len(vocab) == r["vocab_size"] and config["size"] == 16
-    from deepbasic.train.captioning import make_scene_sets
+    from deepbasic.data.shapes import scene_splits
 
-    test = make_scene_sets(48, 8, 8, size=16, max_objects=2)["test"]
+    test = scene_splits(48, 8, 8, size=16, max_objects=2)["test"]
     again = decode_captions(model, vocab, test.images[:4], "beam", beam=2)
     assert again == [e["beam"] for e in r["examples"]]
 

@@ -1,26 +1,20 @@
 """Chapter: learning-rate decay, four schedules on the same network."""
 from __future__ import annotations
 
-from deepbasic.report.chapters import Chapter, ChapterResult, register
+from deepbasic.report.chapters import Chapter, ChapterResult, on_disk, register
 
 
 def run(out_dir: str, quick: bool) -> ChapterResult:
     import os
     import time
 
-    from deepbasic.data import load_dataset
-    from deepbasic.data.errors import DatasetNotFoundError
     from deepbasic.tune.schedules import compare_schedules, plot_schedule_comparison
 
     if quick:
         name = "digits"
         kwargs = dict(epochs=12, lr=3e-3, batch_size=64)
     else:
-        try:
-            load_dataset("fashion-mnist", download=False)
-            name = "fashion-mnist"
-        except DatasetNotFoundError:
-            name = "digits"
+        name = "fashion-mnist" if on_disk() else "digits"
         kwargs = dict(epochs=20, lr=1e-3, batch_size=128, model_kwargs={"hidden": [256, 128]})
     t0 = time.perf_counter()
     # quick: nothing on disk (no per-epoch checkpoints and plots); full: each run's directory

@@ -1,7 +1,7 @@
 """Chapter: model ensembles, independent members and snapshots of one run."""
 from __future__ import annotations
 
-from deepbasic.report.chapters import Chapter, ChapterResult, register
+from deepbasic.report.chapters import Chapter, ChapterResult, on_disk, register
 
 
 def run(out_dir: str, quick: bool) -> ChapterResult:
@@ -9,7 +9,6 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
     import time
 
     from deepbasic.data import load_dataset
-    from deepbasic.data.errors import DatasetNotFoundError
     from deepbasic.tune.ensemble import (ensemble_report, load_snapshots, plot_ensemble_report,
                                          train_ensemble)
 
@@ -17,11 +16,7 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
         name, members, every = "digits", 3, 1
         train_kwargs = dict(epochs=4, lr=3e-3, batch_size=32)
     else:
-        try:
-            load_dataset("fashion-mnist", download=False)
-            name = "fashion-mnist"
-        except DatasetNotFoundError:
-            name = "digits"
+        name = "fashion-mnist" if on_disk() else "digits"
         members, every = 5, 3
         train_kwargs = dict(epochs=15, lr=1e-3, batch_size=128, schedule="cosine",
                             model_kwargs={"hidden": [512, 256], "batch_norm": True,

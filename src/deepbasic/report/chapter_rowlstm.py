@@ -6,7 +6,7 @@ of 28 values; the digits when it is not on disk), hidden 128, 10 epochs.
 """
 from __future__ import annotations
 
-from deepbasic.report.chapters import Chapter, ChapterResult, register
+from deepbasic.report.chapters import Chapter, ChapterResult, on_disk, register
 
 QUICK = dict(dataset="digits", epochs=15, lr=1e-2, batch_size=64, schedule="cosine",
              model_kwargs={"hidden": 64})
@@ -18,15 +18,9 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
     import os
 
     from deepbasic.data import load_dataset
-    from deepbasic.data.errors import DatasetNotFoundError
     from deepbasic.train.recipes import train_classifier
 
-    settings = dict(QUICK if quick else FULL)
-    if not quick:
-        try:
-            load_dataset("fashion-mnist", download=False)
-        except DatasetNotFoundError:
-            settings = dict(QUICK)
+    settings = dict(QUICK if quick or not on_disk() else FULL)
     run_dir = os.path.join(out_dir, "rowlstm")
     r = train_classifier("rowlstm", out_dir=run_dir, progress=False, verbose=False, **settings)
     c, h, w = load_dataset(settings["dataset"]).train.x.shape[1:]

@@ -1,7 +1,7 @@
 """Chapter: transfer learning, a pretrained network's features reused for new classes."""
 from __future__ import annotations
 
-from deepbasic.report.chapters import Chapter, ChapterResult, register
+from deepbasic.report.chapters import Chapter, ChapterResult, on_disk, register
 
 #: the settings of the quick (digits) and full (Fashion-MNIST) versions
 # (digits: a few steps per epoch, so a larger fine-tuning lr; at 1e-3 the new head underfits)
@@ -14,16 +14,11 @@ FULL = dict(dataset="fashion-mnist", per_class=100, pretrain_epochs=5, finetune_
 def run(out_dir: str, quick: bool) -> ChapterResult:
     import os
 
-    from deepbasic.data import load_dataset
-    from deepbasic.data.errors import DatasetNotFoundError
     from deepbasic.train.transfer import plot_transfer, transfer_experiment
 
     settings = dict(QUICK if quick else FULL)
-    if not quick:
-        try:
-            load_dataset("fashion-mnist", download=False)
-        except DatasetNotFoundError:
-            settings = dict(QUICK, per_class=50)
+    if not quick and not on_disk():
+        settings = dict(QUICK, per_class=50)
     root = os.path.join(out_dir, "transfer")
     # quick: no run directories (checkpoints, curves per epoch), only the summary figure
     r = transfer_experiment(settings.pop("dataset"), "0-4", "5-9", seed=0,

@@ -34,3 +34,16 @@ def register(chapter: Chapter) -> Chapter:
     CHAPTERS[:] = [c for c in CHAPTERS if c.key != chapter.key]
     CHAPTERS.append(chapter)
     return chapter
+
+
+def on_disk(dataset: str = "fashion-mnist") -> bool:
+    """Whether ``dataset`` loads without downloading (full chapters fall back to the bundled
+    digits when it does not)."""
+    from deepbasic.data import load_dataset
+    from deepbasic.data.errors import DatasetNotFoundError
+
+    try:
+        load_dataset(dataset, download=False)
+    except DatasetNotFoundError:
+        return False
+    return True

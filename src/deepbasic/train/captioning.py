@@ -3,7 +3,7 @@
     result = caption_experiment(train_scenes=8000, epochs=15, out_dir="runs/caption")
     result["test_bleu4"]["beam"]       # corpus BLEU-4 of beam-search captions on held-out scenes
 
-Scenes come from :func:`deepbasic.data.shapes.generate_scenes` (train, validation and test drawn
+Scenes come from :func:`deepbasic.data.shapes.scene_splits` (train, validation and test drawn
 with different seeds, so no test scene is seen in training). The vocabulary is built from the
 training captions; the model learns the canonical caption of each scene with teacher forcing;
 BLEU-4 (nltk's ``corpus_bleu``, every reference caption of a scene counted) is measured on the
@@ -23,10 +23,6 @@ from deepbasic import backend
 from deepbasic.data.loader import DataLoader
 from deepbasic.serialization import atomic_write
 from deepbasic.train.checkpoint import load_checkpoint
-
-#: seeds of the three scene sets (train, validation, test): disjoint scenes
-SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
-
 
 class CaptionLoader(DataLoader):
     """Minibatches for teacher forcing: ``((images, ids[:, :-1]), ids[:, 1:])``.
@@ -77,19 +73,6 @@ def bleu4(references, hypotheses) -> float:
         return float(corpus_bleu(toks, hyps))
 
 
-def make_scene_sets(train_scenes: int, val_scenes: int, test_scenes: int, size: int = 64,
-                    **scene_options) -> dict:
-    """The train / val / test scenes (see ``SPLIT_SEEDS``)."""
-    from deepbasic.data.shapes import generate_scenes
-
-    counts = {"train": train_scenes, "val": val_scenes, "test": test_scenes}
-    for name, n in counts.items():
-        if int(n) < 1:
-            raise ValueError(f"caption_experiment: {name}_scenes must be >= 1, got {n}")
-    return {name: generate_scenes(int(n), seed=SPLIT_SEEDS[name], size=size, **scene_options)
-            for name, n in counts.items()}
-
-
 def decode_captions(model, vocab, images, method: str = "beam", beam: int = 3, max_len: int = 20,
                     batch_size: int = 256) -> list[str]:
     """Captions of ``images`` (N, C, H, W) by ``"greedy"`` or ``"beam"`` search, as strings."""
@@ -119,6 +102,7 @@ def caption_experiment(*, train_scenes: int = 8000, val_scenes: int = 500, test_
     ``captions.png`` (test scenes with their generated captions) and ``result.json``.
     """
     from deepbasic import optim
+    from deepbasic.data.shapes import scene_splits
     from deepbasic.data.vocab import Vocabulary
     from deepbasic.models.captioner import Captioner, caption_loss
     from deepbasic.train.recipes import make_scheduler
@@ -126,7 +110,7 @@ def caption_experiment(*, train_scenes: int = 8000, val_scenes: int = 500, test_
 
     backend.manual_seed(seed)
     scene_options = dict(scene_options or {})
-    sets = make_scene_sets(train_scenes, val_scenes, test_scenes, size=size, **scene_options)
+    sets = scene_splits(train_scenes, val_scenes, test_scenes, size=size, **scene_options)
     vocab = Vocabulary.build([caps[0] for caps in sets["train"].captions])
     ids = {k: vocab.encode_batch([caps[0] for caps in s.captions], max_len)
            for k, s in sets.items()}
