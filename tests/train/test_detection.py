@@ -131,3 +131,24 @@ def test_pack_targets_and_flip_loader():
     mask = scenes.instance_masks[i][0][:, ::-1]
     cols = np.flatnonzero(mask.any(axis=0))
     assert (cols[0], cols[-1] + 1) == (int(y[i, 0, 0]), int(y[i, 0, 2]))
+
+
+def test_paint_instances_and_mask_examples(tmp_path):
+    from deepbasic.data.shapes import generate_scenes
+    from deepbasic.train.detection import paint_instances, save_mask_examples
+
+    masks = np.zeros((3, 4, 5), bool)
+    masks[0, :2] = True       # label 1, score 0.9
+    masks[1, 1:3] = True      # label 0, score 0.6: painted first, under the higher score
+    masks[2, 3:] = True       # score 0.2: below the threshold
+    d = {"masks": masks, "labels": np.array([1, 0, 2]), "scores": np.array([0.9, 0.6, 0.2])}
+    painted = paint_instances(d, (4, 5))
+    assert painted[0].tolist() == [2] * 5 and painted[1].tolist() == [2] * 5
+    assert painted[2].tolist() == [1] * 5 and painted[3].tolist() == [0] * 5
+    scenes = generate_scenes(2, seed=0, size=24)
+    dets = [{"masks": m, "labels": lab, "scores": np.ones(len(lab))}
+            for m, lab in zip(scenes.instance_masks, scenes.labels)]
+    for d, m in zip(dets, scenes.masks):
+        assert (paint_instances(d, m.shape) == m).all()  # the truth painted back is the truth
+    path = save_mask_examples(scenes, dets, str(tmp_path / "masks.png"))
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

@@ -27,7 +27,7 @@ Every detector is registered as a :class:`DetectorSpec` by a module listed in
 ``out_dir/detector.safetensors`` (weights + the configuration :func:`load_detector` needs),
 evaluates it on the test scenes with pycocotools' COCOeval (:mod:`deepbasic.vision.coco_eval`;
 bbox, and segm for detectors with masks) and the time per image, and draws test scenes with their
-detections.
+detections (``detections.png``; ``masks.png`` with the instance masks of a mask detector).
 """
 from __future__ import annotations
 
@@ -169,6 +169,9 @@ def detection_experiment(method: str, *, train_scenes: int = 3000, val_scenes: i
         result["detector"] = path
         result["detections_png"] = save_detection_examples(
             sets["test"], ev["detections"][:examples], os.path.join(out_dir, "detections.png"))
+        if spec.masks:
+            result["masks_png"] = save_mask_examples(
+                sets["test"], ev["detections"][:examples], os.path.join(out_dir, "masks.png"))
         with atomic_write(os.path.join(out_dir, "result.json"), "w") as f:
             json.dump(result, f, indent=1)
     return result
@@ -190,6 +193,31 @@ def save_detection_examples(scenes, detections, path: str, score_threshold: floa
         class_names=list(scenes.class_names),
         true_boxes=[xywh_to_xyxy(np.asarray(b, np.float64)) for b in scenes.boxes[:n]],
         true_labels=list(scenes.labels[:n]))
+
+
+def paint_instances(detections: dict, shape, score_threshold: float = 0.5) -> np.ndarray:
+    """One image's detected instance masks as a semantic map (H, W) int: 0 background, label + 1
+    where a mask scoring at least ``score_threshold`` covers the pixel (higher scores painted
+    last, so they win where masks overlap)."""
+    out = np.zeros(shape, dtype=np.int64)
+    order = np.argsort(detections["scores"], kind="stable")
+    for i in order:
+        if detections["scores"][i] >= score_threshold:
+            out[np.asarray(detections["masks"][i], dtype=bool)] = int(detections["labels"][i]) + 1
+    return out
+
+
+def save_mask_examples(scenes, detections, path: str, score_threshold: float = 0.5) -> str:
+    """The first ``len(detections)`` scenes with their true semantic masks and the detected
+    instance masks (scoring at least ``score_threshold``) painted in class colours, into a PNG."""
+    from deepbasic.visualize.detection import save_masks
+
+    n = len(detections)
+    shape = scenes.images.shape[2:]
+    return save_masks(scenes.images[:n], scenes.masks[:n],
+                      np.stack([paint_instances(d, shape, score_threshold) for d in detections]),
+                      path=path, class_names=list(scenes.class_names), max_images=n,
+                      title="instance masks: truth | detected")
 
 
 def load_detector(path: str):
