@@ -99,7 +99,7 @@ def plot_captions(images, captions, path: str, references=None, cols: int = 4,
     plt = _pyplot()
     cols = max(1, min(cols, n))
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.9 * rows), squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.set_axis_off()
         if i >= n:
