@@ -37,7 +37,8 @@ COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.line
                               "deepbasic.commands.search", "deepbasic.commands.ensemble",
                               "deepbasic.commands.decay", "deepbasic.commands.summary",
                               "deepbasic.commands.transfer", "deepbasic.commands.charlm",
-                              "deepbasic.commands.caption", "deepbasic.commands.detect"]
+                              "deepbasic.commands.caption", "deepbasic.commands.segment",
+                              "deepbasic.commands.localize", "deepbasic.commands.detect"]
 
 
 def cmd_info(args) -> int:

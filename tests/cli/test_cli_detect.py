@@ -88,11 +88,11 @@ def test_errors_are_one_line(trained, tmp_path, capsys):
     big = _save_png(tmp_path / "big.png", np.zeros((40, 32, 3), np.uint8))
     err = _error(["detect", "predict", "--detector", det, "--image", big, "--out",
                   str(tmp_path / "x.png")], capsys)
-    assert "32x32 RGB images, got 32x40" in err
+    assert "takes 32x32 images, got 40x32" in err
     grey = _save_png(tmp_path / "grey.png", np.zeros((32, 32), np.uint8))
     err = _error(["detect", "predict", "--detector", det, "--image", grey, "--out",
                   str(tmp_path / "x.png")], capsys)
-    assert "expected an RGB image of 32x32 pixels" in err
+    assert "takes 3-channel RGB images, got a L image" in err
     assert "--image /no/such.png: no such file" in _error(
         ["detect", "predict", "--detector", det, "--image", "/no/such.png", "--out",
          str(tmp_path / "x.png")], capsys)

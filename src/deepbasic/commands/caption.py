@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
 from deepbasic.cli_args import CLIError, hidden_sizes, non_negative_int, positive_float, positive_int
+from deepbasic.commands._images import read_images
 
 
 def cmd_train(args) -> int:
@@ -51,27 +50,6 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _read_pngs(paths, shape) -> np.ndarray:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow comes with matplotlib
-        raise CLIError("--image needs Pillow (pip install pillow)") from None
-    c, h, w = shape
-    out = []
-    for p in paths:
-        if not os.path.isfile(p):
-            raise CLIError(f"--image {p}: no such file")
-        try:
-            img = np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) / 255.0
-        except OSError as e:
-            raise CLIError(f"--image {p}: not a readable image ({e})") from None
-        if img.shape[:2] != (h, w):
-            raise CLIError(f"--image {p}: the model takes {h}x{w} images, got "
-                           f"{img.shape[0]}x{img.shape[1]}")
-        out.append(img.transpose(2, 0, 1))
-    return np.stack(out)
-
-
 def cmd_sample(args) -> int:
     from deepbasic.data.shapes import generate_scenes
     from deepbasic.train.captioning import decode_captions, load_captioner
@@ -85,7 +63,7 @@ def cmd_sample(args) -> int:
         raise CLIError(f"--checkpoint {args.checkpoint}: {e}") from None
     refs = None
     if args.image:
-        images = _read_pngs(args.image, model.input_shape)
+        images = read_images(args.image, model.input_shape)
     else:
         scenes = generate_scenes(args.scenes, seed=args.seed, size=config["size"],
                                  **config.get("scene_options", {}))

@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from deepbasic.cli_args import CLIError, non_negative_int, positive_float, positive_int
+from deepbasic.commands._images import read_images
 
 
 def _method_names() -> list[str]:
@@ -111,32 +112,6 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _read_pngs(paths, size: int) -> np.ndarray:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow comes with matplotlib
-        raise CLIError("--image needs Pillow (pip install pillow)") from None
-    out = []
-    for p in paths:
-        if not os.path.isfile(p):
-            raise CLIError(f"--image {p}: no such file")
-        try:
-            with Image.open(p) as im:
-                mode = im.mode
-                img = np.asarray(im.convert("RGB") if mode == "RGBA" else im)
-        except OSError as e:
-            reason = str(e).splitlines()[0]
-            raise CLIError(f"--image {p}: not a readable image ({reason})") from None
-        if img.ndim != 3 or img.shape[2] != 3 or mode not in ("RGB", "RGBA"):
-            raise CLIError(f"--image {p}: expected an RGB image of {size}x{size} pixels, got "
-                           f"mode {mode} with {1 if img.ndim == 2 else img.shape[2]} channel(s)")
-        if img.shape[:2] != (size, size):
-            raise CLIError(f"--image {p}: the detector takes {size}x{size} RGB images, got "
-                           f"{img.shape[1]}x{img.shape[0]}")
-        out.append(img.astype(np.float32).transpose(2, 0, 1) / 255.0)
-    return np.stack(out)
-
-
 def cmd_predict(args) -> int:
     from deepbasic.data.shapes import generate_scenes
     from deepbasic.train.detection import run_detector
@@ -147,7 +122,7 @@ def cmd_predict(args) -> int:
     size = config["size"]
     true_boxes = true_labels = None
     if args.image:
-        images = _read_pngs(args.image, size)
+        images = read_images(args.image, (3, size, size))
         names = list(args.image)
     else:
         scenes = generate_scenes(args.scenes, seed=args.seed, size=size,

@@ -604,14 +604,16 @@ def export_dataset(directory, n: int, seed: int = 0, **options) -> Scenes:
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
 
 
-def scene_splits(train: int, val: int, test: int, size=64, **options) -> dict:
+def scene_splits(train: int, val: int, test: int, size=64, generator=None, **options) -> dict:
     """Train, validation and test :class:`Scenes` of ``train``, ``val`` and ``test`` scenes,
     drawn with the seeds of ``SPLIT_SEEDS`` (0, 1, 2), so no test scene is ever trained on.
-    ``options`` as for :func:`generate_scenes`. Returns ``{"train": ..., "val": ..., "test":
-    ...}``."""
+    generator: ``generate_scenes`` (the default) or ``single_object_dataset`` (then the sets are
+    :class:`SingleObjectData`); ``options`` are passed to it. Returns ``{"train": ..., "val":
+    ..., "test": ...}``."""
     counts = {"train": train, "val": val, "test": test}
     for name, n in counts.items():
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"scene_splits: {name} must be a positive number of scenes, got {n!r}")
-    return {name: generate_scenes(int(n), seed=SPLIT_SEEDS[name], size=size, **options)
+    generator = generate_scenes if generator is None else generator
+    return {name: generator(int(n), seed=SPLIT_SEEDS[name], size=size, **options)
             for name, n in counts.items()}

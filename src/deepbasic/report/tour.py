@@ -30,6 +30,7 @@ CHAPTER_MODULES = [
     "deepbasic.report.chapter_charlm",
     "deepbasic.report.chapter_rowlstm",
     "deepbasic.report.chapter_captioning",
+    "deepbasic.report.chapter_segmentation",
     "deepbasic.report.chapter_detection",
 ]
 

@@ -31,3 +31,61 @@ def format_confusion(matrix: np.ndarray, classes) -> str:
         row = "".join(str(int(v)).rjust(width) for v in matrix[i])
         lines.append(n.rjust(width) + row + f"  {acc[i]:.3f}")
     return "\n".join(lines)
+
+
+# ----- segmentation: per-pixel labels, scored from one confusion matrix over a whole set -----
+def iou_per_class(matrix: np.ndarray) -> np.ndarray:
+    """Intersection over union of each class from a (C, C) confusion matrix (rows true, columns
+    predicted): IoU_c = TP_c / (TP_c + FP_c + FN_c), with TP_c = M[c, c], FP_c = column sum - TP_c,
+    FN_c = row sum - TP_c. A class that is neither present nor predicted (union 0) gets NaN; a class
+    predicted but never present gets 0."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"iou_per_class: expected a square (C, C) confusion matrix, got shape "
+                         f"{m.shape}")
+    tp = np.diag(m)
+    union = m.sum(axis=0) + m.sum(axis=1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, tp / np.where(union > 0, union, 1.0), np.nan)
+
+
+def mean_iou(matrix: np.ndarray) -> float:
+    """Mean IoU over classes from a (C, C) confusion matrix (see :func:`iou_per_class`).
+
+    Classes absent from both the ground truth and the predictions are skipped (their IoU is
+    undefined, 0 / 0); the mean is over the remaining classes. A class that is predicted but absent
+    from the ground truth counts with IoU 0. NaN when the matrix is empty.
+    """
+    iou = iou_per_class(matrix)
+    present = ~np.isnan(iou)
+    return float(iou[present].mean()) if present.any() else float("nan")
+
+
+def pixel_accuracy(matrix: np.ndarray) -> float:
+    """The fraction of pixels whose class is right: trace / total of a confusion matrix."""
+    m = np.asarray(matrix)
+    total = m.sum()
+    return float(np.trace(m) / total) if total else float("nan")
+
+
+def segmentation_confusion(scores, masks, num_classes: int | None = None) -> np.ndarray:
+    """The (C, C) confusion matrix of per-pixel predictions, accumulated over all images.
+
+    scores: (N, C, H, W) class scores (the argmax over C is the prediction) or (N, H, W) predicted
+    class ids (then ``num_classes`` is required); masks: (N, H, W) true class ids.
+    """
+    scores, masks = np.asarray(scores), np.asarray(masks)
+    if scores.ndim == 4:
+        num_classes = scores.shape[1] if num_classes is None else num_classes
+        pred = scores.argmax(axis=1)
+    elif scores.ndim == 3:
+        if num_classes is None:
+            raise ValueError("segmentation_confusion: num_classes is needed with predicted ids "
+                             "(N, H, W)")
+        pred = scores
+    else:
+        raise ValueError(f"segmentation_confusion: expected scores (N, C, H, W) or predictions "
+                         f"(N, H, W), got shape {scores.shape}")
+    if pred.shape != masks.shape:
+        raise ValueError(f"segmentation_confusion: predictions {pred.shape} vs masks {masks.shape}")
+    return confusion_matrix(masks.ravel(), pred.ravel(), int(num_classes))

@@ -40,9 +40,17 @@ def class_colour(k: int) -> tuple[float, float, float]:
     return PALETTE[int(k) % len(PALETTE)]
 
 
+def _numpy(x) -> np.ndarray:
+    """A Tensor's, CuPy's or NumPy's (or a list's) values as a NumPy array."""
+    from deepbasic import backend
+    from deepbasic.tensor import Tensor
+
+    return backend.to_numpy(x.data if isinstance(x, Tensor) else x)
+
+
 def _hwc(image, where: str) -> np.ndarray:
     """An image as an (H, W, 3) or (H, W) float array in [0, 1]."""
-    img = np.asarray(getattr(image, "data", image), dtype=np.float32)
+    img = _numpy(image).astype(np.float32)
     if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
         img = img.transpose(1, 2, 0)
     if img.ndim == 3 and img.shape[-1] == 1:
@@ -56,7 +64,7 @@ def _hwc(image, where: str) -> np.ndarray:
 def _boxes_xyxy(boxes, fmt: str, where: str) -> np.ndarray:
     if fmt not in _BOX_FORMATS:
         raise ValueError(f"{where}: fmt must be one of {_BOX_FORMATS}, got {fmt!r}")
-    b = np.asarray(getattr(boxes, "data", boxes), dtype=np.float64)
+    b = _numpy(boxes).astype(np.float64)
     if b.size == 0:
         b = b.reshape(0, 4)
     if b.ndim == 1 and b.shape == (4,):

@@ -1,0 +1,64 @@
+"""Reading image files for the ``predict`` commands: PNGs checked against what a model takes."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from deepbasic.cli_args import CLIError
+
+
+def read_images(paths, shape, option: str = "--image") -> np.ndarray:
+    """Read image files as a float32 batch (N, 3, H, W) in [0, 1], checking each one.
+
+    shape: the ``(3, H, W)`` the model takes. An RGB file is read as it is; an RGBA file only when
+    it is fully opaque (its alpha channel dropped); any other file (grey, palette, a transparent
+    RGBA, another size, not an image, missing) is a :class:`CLIError` naming what was expected.
+    """
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow comes with matplotlib
+        raise CLIError(f"{option} needs Pillow (pip install pillow)") from None
+    c, h, w = (int(v) for v in shape)
+    out = []
+    for p in paths:
+        if not os.path.isfile(p):
+            raise CLIError(f"{option} {p}: no such file")
+        try:
+            with Image.open(p) as img:
+                mode = img.mode
+                pixels = np.asarray(img)
+        except OSError as e:
+            raise CLIError(f"{option} {p}: not a readable image ({e})") from None
+        bands = {"RGB": 3, "RGBA": 4}.get(mode)
+        if bands is None or pixels.ndim != 3 or pixels.shape[2] != bands:
+            raise CLIError(f"{option} {p}: the model takes {c}-channel RGB images, got a {mode} "
+                           f"image ({pixels.shape[2] if pixels.ndim == 3 else 1} channel(s))")
+        if bands == 4:
+            if pixels[..., 3].min() < 255:
+                raise CLIError(f"{option} {p}: the model takes {c}-channel RGB images, got an RGBA "
+                               f"image with transparent pixels")
+            pixels = pixels[..., :3]
+        if pixels.shape[:2] != (h, w):
+            raise CLIError(f"{option} {p}: the model takes {h}x{w} images, got "
+                           f"{pixels.shape[0]}x{pixels.shape[1]}")
+        out.append(pixels.astype(np.float32).transpose(2, 0, 1) / np.float32(255.0))
+    return np.stack(out)
+
+
+def load_model_checkpoint(path: str, loader, what: str):
+    """``loader(path)`` with one-line errors: a missing file, or a checkpoint of another model.
+    Returns what the loader returns."""
+    if not os.path.isfile(path):
+        raise CLIError(f"--checkpoint {path}: no such file (expected a {what} checkpoint)")
+    from deepbasic.nn import StateDictError
+
+    try:
+        return loader(path)
+    except (ValueError, KeyError, TypeError, StateDictError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if msg.startswith(f"{path}: "):
+            msg = msg[len(path) + 2:]
+        if "checkpoint" not in msg:
+            msg += f" (expected a {what} checkpoint)"
+        raise CLIError(f"--checkpoint {path}: {msg}") from None
