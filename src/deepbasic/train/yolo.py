@@ -78,8 +78,11 @@ def assign_targets(targets, grid_size: int, stride: float, anchors) -> dict:
     - ``t`` (P, 4): the regression targets (offset x, offset y in [0, 1), log(w / anchor_w),
       log(h / anchor_h)).
 
-    Boxes with label < 0 (padding) or no area are skipped; a box whose centre lies on the image
-    border goes to the nearest cell. When two boxes get the same prediction, the one earlier in
+    Boxes are first clipped to the image (``grid_size * stride`` pixels square): a box partly
+    outside is trained on its visible part, one entirely outside (or with no area, or label < 0:
+    padding) is skipped. A box whose centre lies on the image border goes to the nearest cell.
+    An image without boxes (an empty scene) gets no assignment: all its predictions are
+    trained as background. When two boxes get the same prediction, the one earlier in
     the scene keeps it.
     """
     t = np.asarray(backend.to_numpy(targets), dtype=np.float64)
@@ -88,7 +91,7 @@ def assign_targets(targets, grid_size: int, stride: float, anchors) -> dict:
     anchors = np.asarray(anchors, dtype=np.float64)
     a = len(anchors)
     per_image = grid_size * grid_size * a
-    boxes = t[..., :4]
+    boxes = np.clip(t[..., :4], 0.0, grid_size * stride)
     wh = boxes[..., 2:] - boxes[..., :2]
     valid = (t[..., 4] >= 0) & (wh[..., 0] > 0) & (wh[..., 1] > 0)
     n_idx, m_idx = np.nonzero(valid)                       # row-major: image, then object order
