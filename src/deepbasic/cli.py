@@ -38,7 +38,8 @@ COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.line
                               "deepbasic.commands.decay", "deepbasic.commands.summary",
                               "deepbasic.commands.transfer", "deepbasic.commands.charlm",
                               "deepbasic.commands.caption", "deepbasic.commands.segment",
-                              "deepbasic.commands.localize", "deepbasic.commands.detect"]
+                              "deepbasic.commands.localize", "deepbasic.commands.detect",
+                              "deepbasic.commands.visualize"]
 
 
 def cmd_info(args) -> int:

@@ -27,6 +27,7 @@ CHAPTER_MODULES = [
     "deepbasic.report.chapter_convnet",
     "deepbasic.report.chapter_architectures",
     "deepbasic.report.chapter_transfer",
+    "deepbasic.report.chapter_visualize",
     "deepbasic.report.chapter_charlm",
     "deepbasic.report.chapter_rowlstm",
     "deepbasic.report.chapter_captioning",
