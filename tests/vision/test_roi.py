@@ -353,3 +353,39 @@ def test_c_round_halves_away_from_zero():
     v = np.array([0.5, 1.5, 2.5, -0.5, -2.5, 0.49999999999999994, 2.4, -2.6])
     np.testing.assert_array_equal(roi_ops.c_round(v), [1, 2, 3, -1, -3, 0, 2, -3])
     assert [c_round(t) for t in v] == roi_ops.c_round(v).tolist()
+
+
+def test_roi_pool_table_and_loop_paths_agree(monkeypatch):
+    """The window-table forward and the loop it falls back to above ROI_POOL_TABLE_BYTES give
+    the same outputs and gradients, also with ties (few distinct values), NaN, -inf and +inf."""
+    rng = np.random.default_rng(6)
+    for dtype in (np.float64, np.float32):
+        x = rng.integers(-1, 2, (2, 3, 7, 9)).astype(dtype)
+        u = rng.random(x.shape)
+        x[u < 0.1] = np.nan
+        x[(u >= 0.1) & (u < 0.15)] = -np.inf
+        x[(u >= 0.15) & (u < 0.18)] = np.inf
+        x[0, 0, :3, :3] = -np.inf  # a corner of only -inf
+        rois = np.concatenate([make_rois((28, 36), 2, rng), [[0, 0, 0, 8, 8]]])
+        g = rng.standard_normal((len(rois), 3, 3, 4)).astype(dtype)
+        results = []
+        for limit in (roi_ops.ROI_POOL_TABLE_BYTES, 0):  # 0: always the loop
+            monkeypatch.setattr(roi_ops, "ROI_POOL_TABLE_BYTES", limit)
+            xt = db.tensor(x, requires_grad=True)
+            y = roi_pool(xt, rois, (3, 4), 0.25)
+            y.backward(db.tensor(g))
+            results.append((y.numpy(), xt.grad))
+        assert results[0][0].dtype == dtype
+        np.testing.assert_array_equal(results[0][0][-1, 0], 0)  # bins of only -inf: 0
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])
+        # without NaN / -inf both follow the reference loops, ties included
+        finite = np.where(np.isfinite(x), x, 1).astype(np.float64)
+        ref, arg = ref_roi_pool(finite, rois, 3, 4, 0.25)
+        for limit in (roi_ops.ROI_POOL_TABLE_BYTES, 0):
+            monkeypatch.setattr(roi_ops, "ROI_POOL_TABLE_BYTES", limit)
+            xt = db.tensor(finite, requires_grad=True)
+            y = roi_pool(xt, rois, (3, 4), 0.25)
+            np.testing.assert_array_equal(y.numpy(), ref)
+            y.backward(db.tensor(g.astype(np.float64)))
+            np.testing.assert_array_equal(xt.grad, ref_roi_pool_backward(x.shape, rois, arg, g))

@@ -13,9 +13,12 @@ Bin (i, j) covers rows [y1' + floor(i * height / ph), y1' + ceil((i + 1) * heigh
 to [0, H], and likewise columns; bins of one box may overlap by a cell. The output is the bin's
 max (0 for a bin that is empty after clipping); its gradient goes to that maximum, the FIRST one in
 row-major order on ties (a bin whose values are all NaN or -inf outputs 0 and passes no gradient,
-where torchvision would output -FLT_MAX). Vectorised over boxes, bins and channels: a loop over
-the offsets (u, v) inside the largest bin gathers one element of every bin at a time from a
-channels-last copy of the features; the backward is one ``bincount`` scatter-add.
+where torchvision would output -FLT_MAX). Vectorised over boxes, bins and channels: the max and
+first argmax of a channels-last copy of the features over every window of up to the largest bin's
+rows x columns, at every position, are built incrementally (a few passes over the feature map),
+and every bin is then one gather from those tables; when the tables would be too large
+(``ROI_POOL_TABLE_BYTES``), a loop over the offsets (u, v) inside the largest bin gathers one
+element of every bin at a time instead. The backward is one ``bincount`` scatter-add.
 
 RoIAlign (Mask R-CNN). No rounding: with ``aligned`` the box is shifted by half a cell
 (x1' = x1 * scale - 0.5) so that a pixel's centre samples the pixel itself; without it, boxes
@@ -47,6 +50,9 @@ from deepbasic.tensor import Function
 # RoIAlign works on this many boxes of one image at a time, so the (boxes * ph, C * W)
 # intermediate stays below about this many elements.
 ROI_ALIGN_CHUNK_ELEMENTS = 1 << 22
+# RoIPool precomputes window max / argmax tables of (largest bin height x width) times the
+# features' size, values plus int64-sized indices; above this many bytes it loops instead.
+ROI_POOL_TABLE_BYTES = 256 << 20
 
 
 def c_round(v: np.ndarray) -> np.ndarray:
@@ -79,24 +85,130 @@ def roi_pool_bins(rois: np.ndarray, output_size: tuple, spatial_scale: float, in
     return ranges(y1, y2, ph, h), ranges(x1, x2, pw, w)
 
 
+def _combine(best, arg, vals, idx):
+    """Fold (vals, idx) into the running (best, arg) in place: a value replaces the maximum so
+    far only when STRICTLY greater, so on ties the running (earlier) maximum is kept. The
+    selection is exact bit arithmetic on integer views (best ^= (best ^ vals) & mask), much
+    faster than a masked copy."""
+    xp = get_array_module(best)
+    bits = np.dtype(f"i{best.dtype.itemsize}")
+    mask = xp.greater(vals, best).astype(bits)
+    xp.negative(mask, out=mask)  # all ones where vals wins
+    b, v = best.view(bits), vals.view(bits)
+    b ^= (b ^ v) & mask
+    if arg is not None:
+        if arg.dtype.itemsize != mask.dtype.itemsize:
+            mask = mask.astype(arg.dtype)
+        arg ^= (arg ^ idx) & mask
+
+
+def _window_tables(flat, n: int, h: int, w: int, nu: int, nv: int):
+    """Max and argmax of the channels-last features over every window of 1..nu rows x 1..nv
+    columns: (nu, nv, N*H*W, C) values and int32/int64 flat positions, entry [lh - 1, lw - 1,
+    n*H*W + r*W + c] being the window of lh rows and lw columns whose top-left cell is (r, c)
+    (entries whose window would leave the map are not written). NaN and -inf are stored as -inf
+    with argmax -1, so they never win; on ties the first maximum in row-major order wins.
+
+    Built incrementally, one pass over the map per window size: first along the columns (window
+    lw from window lw - 1 of the same row and the cell after it, which comes later in row-major
+    order), then along the rows (window (lh, lw) from (lh - 1, lw) and the lw-wide window of the
+    row below it, all of whose cells come after those of the rows above).
+    """
+    xp = get_array_module(flat)
+    c = flat.shape[1]
+    itype = np.int32 if n * h * w < 2**31 else np.int64
+    vals = xp.empty((nu, nv, n, h, w, c), dtype=flat.dtype)
+    args = xp.empty((nu, nv, n, h, w, c), dtype=itype)
+    x = flat.reshape(n, h, w, c)
+    pos = xp.arange(n * h * w, dtype=itype).reshape(n, h, w, 1)
+    invalid = ~(x > -np.inf)  # NaN or -inf
+    if invalid.any():
+        vals[0, 0] = xp.where(invalid, -np.inf, x)
+        args[0, 0] = xp.where(invalid, -1, pos)
+    else:
+        vals[0, 0] = x
+        args[0, 0] = pos
+    for lw in range(2, nv + 1):  # one row, lw columns starting at column col
+        m = w - lw + 1
+        best, arg = vals[0, lw - 1, :, :, :m], args[0, lw - 1, :, :, :m]
+        best[...] = vals[0, lw - 2, :, :, :m]
+        arg[...] = args[0, lw - 2, :, :, :m]
+        _combine(best, arg, vals[0, 0, :, :, lw - 1:], args[0, 0, :, :, lw - 1:])
+    for lh in range(2, nu + 1):  # lh rows starting at row r: rows r..r+lh-2, then row r+lh-1
+        m = h - lh + 1
+        best, arg = vals[lh - 1, :, :, :m], args[lh - 1, :, :, :m]
+        best[...] = vals[lh - 2, :, :, :m]
+        arg[...] = args[lh - 2, :, :, :m]
+        _combine(best, arg, vals[0, :, :, lh - 1:], args[0, :, :, lh - 1:])
+    return vals.reshape(nu * nv * n * h * w, c), args.reshape(nu * nv * n * h * w, c)
+
+
 class RoIPool(Function):
     """Max over each bin of each box: features (N, C, H, W) -> (K, C, ph, pw).
 
     Options: ``batch`` (K,) int64 image index of each box; ``rows`` = (hstart, hend) (K, ph) and
     ``cols`` = (wstart, wend) (K, pw) from :func:`roi_pool_bins`. Saves the argmax of every output
-    (a flat index into the channels-last (N*H*W) positions, -1 for an empty bin).
+    (a flat index into the channels-last (N*H*W) positions, -1 for an empty bin), computed when
+    backward first needs it (:attr:`arg`).
     d features: each output's gradient added at its argmax (a scatter-add: bins may overlap and
     boxes share pixels).
+
+    The forward precomputes the max and argmax of the features over every window of up to the
+    largest bin's rows x columns at every position (:func:`_window_tables`, a few passes over the
+    small feature map), then reads every bin with one gather. When those tables would exceed
+    ``ROI_POOL_TABLE_BYTES`` it loops over the offsets of the largest bin instead
+    (:meth:`_forward_loop`).
     """
 
     def forward(self, x, batch=None, rows=None, cols=None):
         xp = get_array_module(x)
         n, c, h, w = x.shape
         (hs, he), (ws, we) = rows, cols
-        k, ph, pw = hs.shape[0], hs.shape[1], ws.shape[1]
         self.in_shape = x.shape
+        self._arg, self._lazy = None, None
         flat = xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
         bh, bw = he - hs, we - ws  # (K, ph), (K, pw): bin extents (<= 0 when empty)
+        nu, nv = max(int(bh.max(initial=0)), 0), max(int(bw.max(initial=0)), 0)
+        table_bytes = nu * nv * flat.size * (flat.itemsize + 8)
+        if nu == 0 or nv == 0 or table_bytes > ROI_POOL_TABLE_BYTES:
+            return self._forward_loop(xp, flat, batch, rows, cols)
+        vals, args = _window_tables(flat, n, h, w, nu, nv)
+        # the table row of each bin: window (bh, bw) at (hstart, wstart) of its image
+        empty = (bh <= 0)[:, :, None] | (bw <= 0)[:, None, :]  # (K, ph, pw)
+        lh, lw = np.clip(bh, 1, None), np.clip(bw, 1, None)
+        r0, c0 = np.minimum(hs, h - 1), np.minimum(ws, w - 1)
+        gidx = ((lh - 1)[:, :, None] * nv + (lw - 1)[:, None, :]) * (n * h * w) \
+            + (batch * (h * w))[:, None, None] + (r0 * w)[:, :, None] + c0[:, None, :]
+        gidx = xp.asarray(np.where(empty, 0, gidx))
+        best = xp.take(vals, gidx, axis=0)  # (K, ph, pw, C): one gather for every bin
+        lost = best == -np.inf  # bins of only NaN / -inf values (their argmax is -1 already)
+        has_empty = bool(empty.any())
+        if has_empty:
+            lost |= xp.asarray(empty)[..., None]
+        best[lost] = 0
+        self._lazy = (args, gidx, xp.asarray(empty) if has_empty else None)
+        return xp.ascontiguousarray(best.transpose(0, 3, 1, 2))
+
+    @property
+    def arg(self):
+        """The argmax of every output (K, ph, pw, C) int64: a flat channels-last (N*H*W) index,
+        -1 for an empty bin or one of only NaN / -inf."""
+        if self._arg is None:
+            xp = get_array_module(self._lazy[1])
+            args, gidx, empty = self._lazy
+            arg = xp.take(args, gidx, axis=0).astype(np.int64)
+            if empty is not None:
+                arg[xp.broadcast_to(empty[..., None], arg.shape)] = -1
+            self._arg, self._lazy = arg, None
+        return self._arg
+
+    def _forward_loop(self, xp, flat, batch, rows, cols):
+        """The forward without tables: a loop over the offsets (u, v) of the largest bin, one
+        gather of every bin per offset."""
+        n, c, h, w = self.in_shape
+        (hs, he), (ws, we) = rows, cols
+        k, ph, pw = hs.shape[0], hs.shape[1], ws.shape[1]
+        bh, bw = he - hs, we - ws
         nu, nv = max(int(bh.max(initial=0)), 0), max(int(bw.max(initial=0)), 0)
         # Visit the offsets (u, v) of the largest bin in row-major order. A smaller bin reads
         # its last row / column again for the offsets past its end: a repeated element never
@@ -105,7 +217,7 @@ class RoIPool(Function):
         # and are overwritten below.
         base = (batch * (h * w))[:, None, None]
         row0, col0 = np.minimum(hs, h - 1), np.minimum(ws, w - 1)
-        best = xp.full((k, ph, pw, c), -np.inf, dtype=x.dtype)
+        best = xp.full((k, ph, pw, c), -np.inf, dtype=flat.dtype)
         # u * nv + v of each maximum (int16 when it fits: less memory traffic per offset)
         code = xp.full(best.shape, -1, dtype=np.int16 if nu * nv < 2**15 else np.int32)
         better = xp.empty(best.shape, dtype=bool)
@@ -126,15 +238,16 @@ class RoIPool(Function):
         code = code.astype(np.int64)
         u, v = code // max(nv, 1), code % max(nv, 1)
         start = xp.asarray(base + (hs * w)[:, :, None] + ws[:, None, :])[..., None]
-        self.arg = xp.where(lost, -1, start + u * w + v)
+        self._arg = xp.where(lost, -1, start + u * w + v)
         return xp.ascontiguousarray(best.transpose(0, 3, 1, 2))
 
     def backward(self, g):
         xp = get_array_module(g)
         n, c, h, w = self.in_shape
         gl = g.transpose(0, 2, 3, 1)  # (K, ph, pw, C) like arg
-        hit = self.arg >= 0
-        target = xp.where(hit, self.arg * c + xp.arange(c), 0).reshape(-1)
+        arg = self.arg
+        hit = arg >= 0
+        target = xp.where(hit, arg * c + xp.arange(c), 0).reshape(-1)
         weights = xp.where(hit, gl, 0).reshape(-1)
         dx = xp.bincount(target, weights=weights, minlength=n * h * w * c).astype(g.dtype)
         return xp.ascontiguousarray(dx.reshape(n, h, w, c).transpose(0, 3, 1, 2))
