@@ -50,6 +50,17 @@ def test_segment_train_prints_metrics_and_saves(runs):
     assert (runs / "seg" / "masks.png").stat().st_size > 0
 
 
+def test_segment_eval_matches_the_training_runs_test_scenes(runs, capsys):
+    result = json.loads((runs / "seg" / "result.json").read_text())
+    ckpt = str(runs / "seg" / "last.safetensors")
+    n = result["test_scenes"]
+    assert cli.main(["segment", "eval", "--checkpoint", ckpt, "--scenes", str(n)]) == 0
+    out = capsys.readouterr().out
+    assert f"mean IoU {result['test_mean_iou']:.4f}" in out and "background" in out
+    assert cli.main(["segment", "eval", "--checkpoint", "/no/such.safetensors"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
 def test_segment_predict_scenes_and_images(runs, tmp_path, capsys):
     ckpt = str(runs / "seg" / "last.safetensors")
     assert cli.main(["segment", "predict", "--checkpoint", ckpt, "--scenes", "3", "--out",

@@ -119,10 +119,31 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from deepbasic.commands._images import load_model_checkpoint
+    from deepbasic.data.shapes import generate_scenes
+    from deepbasic.train.segmentation import evaluate_segmentation, load_segmenter
+
+    model, config = load_model_checkpoint(args.checkpoint, load_segmenter, "segmentation (FCN)")
+    size = int(config["size"])
+    names = list(config["class_names"])
+    scenes = generate_scenes(args.scenes, seed=args.seed, size=size,
+                             **config.get("scene_options", {}))
+    t0 = time.perf_counter()
+    ev = evaluate_segmentation(model, scenes.images, scenes.masks, len(names), class_names=names)
+    ms = 1000 * (time.perf_counter() - t0) / args.scenes
+    print(f"{config['model_kwargs']['upsample']} FCN on {args.scenes} new scenes of {size}x{size} "
+          f"(seed {args.seed}): pixel accuracy {ev['pixel_accuracy']:.4f}, mean IoU "
+          f"{ev['mean_iou']:.4f}, {ms:.2f} ms per image")
+    for name, iou in ev["iou_per_class"].items():
+        print(f"  {name:<12} IoU {'absent' if iou is None else f'{iou:.4f}'}")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("segment", help="semantic segmentation of generated scenes with a "
                                               "fully convolutional network")
-    sub = p.add_subparsers(dest="action", required=True, metavar="train|predict")
+    sub = p.add_subparsers(dest="action", required=True, metavar="train|eval|predict")
     t = sub.add_parser("train", help="train an FCN and measure pixel accuracy and mean IoU on "
                                      "held-out scenes")
     t.add_argument("--upsample", choices=CHOICES, default="transpose",
@@ -146,6 +167,13 @@ def register(subparsers) -> None:
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=cmd_train)
+    e = sub.add_parser("eval", help="pixel accuracy, mean IoU and per-class IoU of a trained FCN "
+                                    "on new scenes")
+    e.add_argument("--checkpoint", required=True, metavar="CKPT")
+    e.add_argument("--scenes", type=positive_int, default=500, metavar="N")
+    e.add_argument("--seed", type=non_negative_int, default=2,
+                   help="seed of the scenes (2: the training run's test scenes)")
+    e.set_defaults(func=cmd_eval)
     s = sub.add_parser("predict", help="segment new scenes or PNG images with a trained FCN")
     s.add_argument("--checkpoint", required=True, metavar="CKPT")
     src = s.add_mutually_exclusive_group()
