@@ -39,7 +39,8 @@ COMMAND_MODULES: list[str] = ["deepbasic.commands.knn", "deepbasic.commands.line
                               "deepbasic.commands.transfer", "deepbasic.commands.charlm",
                               "deepbasic.commands.caption", "deepbasic.commands.segment",
                               "deepbasic.commands.localize", "deepbasic.commands.detect",
-                              "deepbasic.commands.visualize", "deepbasic.commands.rl"]
+                              "deepbasic.commands.visualize", "deepbasic.commands.generate",
+                              "deepbasic.commands.rl"]
 
 
 def cmd_info(args) -> int:

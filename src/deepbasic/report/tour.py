@@ -33,6 +33,7 @@ CHAPTER_MODULES = [
     "deepbasic.report.chapter_captioning",
     "deepbasic.report.chapter_segmentation",
     "deepbasic.report.chapter_detection",
+    "deepbasic.report.chapter_generative",
     "deepbasic.report.chapter_rl",
 ]
 
