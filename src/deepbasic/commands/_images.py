@@ -1,4 +1,5 @@
-"""Reading image files for the ``predict`` commands: PNGs checked against what a model takes."""
+"""Shared pieces of the predict and sample commands: image files checked against what a model
+takes, and checkpoints loaded with one-line errors."""
 from __future__ import annotations
 
 import os

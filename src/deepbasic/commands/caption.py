@@ -15,7 +15,7 @@ import os
 import time
 
 from deepbasic.cli_args import CLIError, hidden_sizes, non_negative_int, positive_float, positive_int
-from deepbasic.commands._images import read_images
+from deepbasic.commands._images import load_model_checkpoint, read_images
 
 
 def cmd_train(args) -> int:
@@ -55,12 +55,7 @@ def cmd_sample(args) -> int:
     from deepbasic.train.captioning import decode_captions, load_captioner
     from deepbasic.train.plots import plot_captions
 
-    if not os.path.isfile(args.checkpoint):
-        raise CLIError(f"--checkpoint {args.checkpoint}: no such file")
-    try:
-        model, vocab, config = load_captioner(args.checkpoint)
-    except (ValueError, KeyError) as e:
-        raise CLIError(f"--checkpoint {args.checkpoint}: {e}") from None
+    model, vocab, config = load_model_checkpoint(args.checkpoint, load_captioner, "captioning")
     refs = None
     if args.image:
         images = read_images(args.image, model.input_shape)

@@ -56,15 +56,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
+    from deepbasic.commands._images import load_model_checkpoint
     from deepbasic.models.recurrent import sample_text
     from deepbasic.train.language import load_charlm
 
-    if not os.path.isfile(args.checkpoint):
-        raise CLIError(f"--checkpoint {args.checkpoint}: no such file")
-    try:
-        model, vocab, _ = load_charlm(args.checkpoint)
-    except (ValueError, KeyError) as e:
-        raise CLIError(f"--checkpoint {args.checkpoint}: {e}") from None
+    model, vocab, _ = load_model_checkpoint(args.checkpoint, load_charlm,
+                                            "character language model")
     prime = args.prime.encode().decode("unicode_escape") if args.escapes else args.prime
     try:
         text = sample_text(model, vocab, args.length, prime=prime, temperature=args.temperature,

@@ -321,6 +321,16 @@ class TwoStageDetector(nn.Module):
         return postprocess(proposals, logits, deltas, height, width, self.score_threshold,
                            self.nms_iou, self.max_detections)
 
+    def _post_images(self, props, logits, deltas, height, width) -> list:
+        """:meth:`_post` per image, ``logits`` / ``deltas`` holding the rows of all images'
+        proposals ``props`` (a list of (P_i, 4)) in order."""
+        out, start = [], 0
+        for p in props:
+            out.append(self._post(p, logits[start:start + len(p)], deltas[start:start + len(p)],
+                                  height, width))
+            start += len(p)
+        return out
+
     def _sample(self, proposals, targets, rng):
         """assign_proposals for each image: (rois (R, 5), labels (R,), box targets (R, 4),
         matched ground truth (R,) as indices into the batch's concatenated ground truth)."""
@@ -388,12 +398,7 @@ class RCNN(TwoStageDetector):
             deltas.append(backend.to_numpy(dl.data))
         logits = np.concatenate(logits) if logits else np.zeros((0, self.num_classes + 1))
         deltas = np.concatenate(deltas) if deltas else np.zeros((0, 4 * self.num_classes))
-        out, start = [], 0
-        for p in props:
-            out.append(self._post(p, logits[start:start + len(p)], deltas[start:start + len(p)],
-                                  h, w))
-            start += len(p)
-        return out
+        return self._post_images(props, logits, deltas, h, w)
 
 
 # ----- Fast R-CNN ---------------------------------------------------------------------------------
@@ -431,12 +436,7 @@ class FastRCNN(TwoStageDetector):
         props = selective_search_proposals(images, self.max_proposals)
         logits, deltas = self(_tensor(images), boxes_to_rois(props))
         logits, deltas = backend.to_numpy(logits.data), backend.to_numpy(deltas.data)
-        out, start = [], 0
-        for p in props:
-            out.append(self._post(p, logits[start:start + len(p)], deltas[start:start + len(p)],
-                                  h, w))
-            start += len(p)
-        return out
+        return self._post_images(props, logits, deltas, h, w)
 
 
 # ----- Faster R-CNN -------------------------------------------------------------------------------
