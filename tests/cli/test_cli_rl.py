@@ -7,15 +7,6 @@ from deepbasic import cli
 
 pytest.importorskip("gymnasium")
 
-MODULE = "deepbasic.commands.rl"
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """Register the rl module (whether or not cli.COMMAND_MODULES lists it yet)."""
-    if MODULE not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + [MODULE])
-
 
 def test_value_iteration_frozenlake_and_eval(tmp_path, capsys):
     out = tmp_path / "vi"

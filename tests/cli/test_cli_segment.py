@@ -6,15 +6,6 @@ import pytest
 
 from deepbasic import cli
 
-MODULES = ["deepbasic.commands.segment", "deepbasic.commands.localize"]
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """Register the two command modules (whether or not cli.COMMAND_MODULES lists them yet)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES",
-                        cli.COMMAND_MODULES + [m for m in MODULES if m not in cli.COMMAND_MODULES])
-
 
 def _png(path, array):
     from PIL import Image
@@ -27,20 +18,14 @@ def _png(path, array):
 def runs(tmp_path_factory):
     """One tiny segmentation run and one tiny localization run, trained through the CLI."""
     root = tmp_path_factory.mktemp("runs")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + [m for m in MODULES
-                                                              if m not in cli.COMMAND_MODULES])
-    try:
-        assert cli.main(["segment", "train", "--upsample", "bilinear", "--scenes", "24",
-                         "--val-scenes", "4", "--test-scenes", "4", "--size", "16", "--epochs",
-                         "2", "--batch-size", "12", "--channels", "4,4,6,6", "--out",
-                         str(root / "seg"), "--no-progress"]) == 0
-        assert cli.main(["localize", "train", "--images", "32", "--val-images", "8",
-                         "--test-images", "8", "--size", "16", "--epochs", "2", "--channels",
-                         "4,8", "--hidden", "16", "--box-loss", "l2", "--box-weight", "2",
-                         "--out", str(root / "loc"), "--no-progress"]) == 0
-    finally:
-        mp.undo()
+    assert cli.main(["segment", "train", "--upsample", "bilinear", "--scenes", "24",
+                     "--val-scenes", "4", "--test-scenes", "4", "--size", "16", "--epochs",
+                     "2", "--batch-size", "12", "--channels", "4,4,6,6", "--out",
+                     str(root / "seg"), "--no-progress"]) == 0
+    assert cli.main(["localize", "train", "--images", "32", "--val-images", "8",
+                     "--test-images", "8", "--size", "16", "--epochs", "2", "--channels",
+                     "4,8", "--hidden", "16", "--box-loss", "l2", "--box-weight", "2",
+                     "--out", str(root / "loc"), "--no-progress"]) == 0
     return root
 
 
