@@ -27,6 +27,8 @@ def main(monkeypatch):
              "--classifier-epochs", "1"], "Frechet distance"),
     ("pixelcnn", ["--channels", "4", "--layers", "1", "--first-kernel", "3", "--samples", "2"],
      "independent pixels"),
+    ("pixelrnn", ["--hidden", "4", "--row-kernel", "3", "--left-kernel", "3", "--samples", "2"],
+     "PixelRNN"),
 ])
 def test_generate_train_then_sample(kind, extra, expect, main, tmp_path, capsys):
     run = tmp_path / kind

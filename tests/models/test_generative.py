@@ -201,3 +201,47 @@ def test_pixelcnn_bits_per_dim_and_sampling(digits):
     assert g.pixelcnn_bits_per_dim(model, test) < min(before, base)
     s = model.sample(3, 8, 8, seed=1)
     assert s.shape == (3, 1, 8, 8) and set(np.unique(s)) <= {0.0, 1.0}
+
+
+def test_pixelrnn_never_sees_current_or_later_pixels():
+    db.manual_seed(0)
+    model = g.PixelRNN(hidden=6, row_kernel=3, left_kernel=3).double()
+    H = W = 6
+    x = db.tensor(np.random.default_rng(0).random((2, 1, H, W)), requires_grad=True)
+    order = np.arange(H * W).reshape(H, W)
+    assert model(x).shape == (2, 1, H, W)
+    for i in range(H):
+        for j in range(W):
+            x.grad = None
+            model(x)[1, 0, i, j].backward()
+            grad = np.abs(x.grad[1, 0])
+            assert not grad[order >= i * W + j].any(), (i, j)
+            assert not x.grad[0].any()  # images in a batch stay independent
+            if (i, j) != (0, 0):
+                assert grad[order < i * W + j].any(), (i, j)  # it does see the past
+            if j > 0:
+                assert grad[i, j - 1] != 0, (i, j)  # the pixel just left (horizontal path)
+            if i > 0:
+                assert grad[i - 1, j] != 0, (i, j)  # the pixel just above (the LSTM path)
+    with pytest.raises(ValueError, match="PixelRNN"):
+        g.PixelRNN(row_kernel=2)
+
+
+def test_pixelrnn_loss_decreases_and_samples(digits):
+    train, test = g.binarize(digits.train.x[:256]), g.binarize(digits.test.x[:100])
+    db.manual_seed(0)
+    model = g.PixelRNN(hidden=12, row_kernel=3, left_kernel=5)
+    xb = db.tensor(train)
+    before = model.loss(xb).item()
+    np.testing.assert_allclose(g.bits_per_dim(model, train), before / np.log(2), rtol=1e-4)
+    opt = Adam(model.parameters(), lr=1e-2)
+    for _ in range(15):
+        opt.zero_grad()
+        loss = model.loss(xb)
+        loss.backward()
+        opt.step()
+    assert model.loss(xb).item() < 0.8 * before
+    assert np.isfinite(g.bits_per_dim(model, test))
+    s = model.sample(2, 8, 8, seed=1)
+    assert s.shape == (2, 1, 8, 8) and set(np.unique(s)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(s, model.sample(2, 8, 8, seed=1))

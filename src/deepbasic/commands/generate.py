@@ -1,16 +1,17 @@
-"""``deepbasic generate``: generative models (autoencoder, VAE, DCGAN, PixelCNN), PNGs.
+"""``deepbasic generate``: generative models (autoencoder, VAE, DCGAN, PixelCNN, PixelRNN), PNGs.
 
     deepbasic generate ae train --dataset fashion-mnist --epochs 5 --labels-per-class 100 --out runs/ae
     deepbasic generate vae train --dataset fashion-mnist --latent 2 --out runs/vae
     deepbasic generate gan train --dataset fashion-mnist --epochs 5 --out runs/gan
     deepbasic generate pixelcnn train --dataset digits --epochs 10 --out runs/pixelcnn
+    deepbasic generate pixelrnn train --dataset digits --epochs 10 --out runs/pixelrnn
     deepbasic generate vae sample --checkpoint runs/vae/model.safetensors --n 64 --out vae.png
 
 ``train`` runs the experiment of :mod:`deepbasic.train.generative` and prints its numbers
 (autoencoder: classifier accuracy on codes vs raw pixels with few labels; VAE: held-out ELBO;
-GAN: losses and Frechet distance per epoch; PixelCNN: bits per pixel vs the independent-pixel
-baseline); ``sample`` draws images from a trained model (the autoencoder reconstructs test
-images) and saves them as a PNG grid.
+GAN: losses and Frechet distance per epoch; PixelCNN, PixelRNN: bits per pixel vs the
+independent-pixel baseline); ``sample`` draws images from a trained model (the autoencoder
+reconstructs test images) and saves them as a PNG grid.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import time
 from deepbasic.cli_args import CLIError, hidden_sizes, non_negative_int, positive_float, positive_int
 
 DATASETS = ["digits", "fashion-mnist", "mnist"]
-KINDS = ("ae", "vae", "gan", "pixelcnn")
+KINDS = ("ae", "vae", "gan", "pixelcnn", "pixelrnn")
 
 
 def _pair(text: str) -> tuple:
@@ -55,6 +56,10 @@ def cmd_train(args) -> int:
             r = tg.gan_experiment(latent=args.latent, channels=_pair(args.channels),
                                   fid_samples=args.fid_samples,
                                   classifier_epochs=args.classifier_epochs, **_common(args))
+        elif args.kind == "pixelrnn":
+            r = tg.pixelrnn_experiment(hidden=args.hidden, row_kernel=args.row_kernel,
+                                       left_kernel=args.left_kernel, samples=args.samples,
+                                       **_common(args))
         else:
             r = tg.pixelcnn_experiment(channels=args.channels, layers=args.layers,
                                        first_kernel=args.first_kernel, samples=args.samples,
@@ -78,7 +83,8 @@ def cmd_train(args) -> int:
                   f"D(real) {h['d_real']:.3f}, D(fake) {h['d_fake']:.3f}, "
                   f"Frechet distance {h['frechet']:.4f}")
     else:
-        print(f"test NLL: PixelCNN {r['test_bits_per_dim']:.4f} bits per pixel, independent "
+        name = "PixelCNN" if args.kind == "pixelcnn" else "PixelRNN"
+        print(f"test NLL: {name} {r['test_bits_per_dim']:.4f} bits per pixel, independent "
               f"pixels {r['baseline_bits_per_dim']:.4f}")
         print(f"sampling: {1000 * r['sample_s_per_image']:.1f} ms per image")
     if args.out:
@@ -122,7 +128,8 @@ def cmd_sample(args) -> int:
         title, cols = "DCGAN samples", 8
     else:
         _, h, w = config["image_shape"]
-        images, title, cols = model.sample(args.n, h, w, seed=args.seed), "PixelCNN samples", 8
+        title = "PixelCNN samples" if args.kind == "pixelcnn" else "PixelRNN samples"
+        images, cols = model.sample(args.n, h, w, seed=args.seed), 8
     ms = 1000 * (time.perf_counter() - t0) / args.n
     path = tg.save_image_grid(images, args.out, cols=cols, title=title)
     print(f"{args.n} {'reconstructions' if args.kind == 'ae' else 'samples'} in {ms:.2f} ms "
@@ -133,9 +140,11 @@ def cmd_sample(args) -> int:
 def _add_train(sub, kind: str):
     t = sub.add_parser("train", help=f"train a {kind} and report its numbers")
     t.add_argument("--dataset", default="fashion-mnist", choices=DATASETS)
-    t.add_argument("--epochs", type=positive_int, default=10 if kind == "pixelcnn" else 5)
+    t.add_argument("--epochs", type=positive_int,
+                   default=10 if kind in ("pixelcnn", "pixelrnn") else 5)
     t.add_argument("--lr", type=positive_float,
-                   default={"gan": 2e-4, "pixelcnn": 5e-3}.get(kind, 2e-3), help="Adam")
+                   default={"gan": 2e-4, "pixelcnn": 5e-3, "pixelrnn": 5e-3}.get(kind, 2e-3),
+                   help="Adam")
     t.add_argument("--batch-size", type=positive_int, default=64)
     t.add_argument("--train-limit", type=positive_int, metavar="N",
                    help="use only N training images (a seeded choice)")
@@ -148,6 +157,13 @@ def _add_train(sub, kind: str):
         t.add_argument("--layers", type=non_negative_int, default=4, help="3x3 mask-B layers")
         t.add_argument("--first-kernel", type=positive_int, default=7,
                        help="odd size of the mask-A convolution")
+        t.add_argument("--samples", type=positive_int, default=16, help="images to sample")
+    elif kind == "pixelrnn":
+        t.add_argument("--hidden", type=positive_int, default=32, help="LSTM and feature width")
+        t.add_argument("--row-kernel", type=positive_int, default=3,
+                       help="odd width of the convolution along the row above")
+        t.add_argument("--left-kernel", type=positive_int, default=7,
+                       help="pixels to the left seen by the causal row convolution")
         t.add_argument("--samples", type=positive_int, default=16, help="images to sample")
     else:
         t.add_argument("--latent", type=positive_int, default={"ae": 32, "vae": 2, "gan": 32}[kind])
@@ -169,12 +185,13 @@ def _add_train(sub, kind: str):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generative models: autoencoder, VAE, DCGAN, "
-                                               "PixelCNN")
+                                               "PixelCNN, PixelRNN")
     kinds = p.add_subparsers(dest="kind_name", required=True, metavar="|".join(KINDS))
     helps = {"ae": "convolutional autoencoder; few-label classification on its codes",
              "vae": "variational autoencoder: ELBO, samples, interpolation, 2-D latent map",
              "gan": "DCGAN: samples and a Frechet distance per epoch",
-             "pixelcnn": "PixelCNN on binarized images: bits per pixel, samples"}
+             "pixelcnn": "PixelCNN on binarized images: bits per pixel, samples",
+             "pixelrnn": "PixelRNN (row LSTM) on binarized images: bits per pixel, samples"}
     for kind in KINDS:
         k = kinds.add_parser(kind, help=helps[kind])
         sub = k.add_subparsers(dest="action", required=True, metavar="train|sample")

@@ -459,3 +459,98 @@ def independent_bits_per_dim(train_x, test_x, alpha: float = 1.0) -> float:
     p = (train_x.sum(axis=0) + alpha) / (len(train_x) + 2 * alpha)
     ll = test_x * np.log2(p) + (1 - test_x) * np.log2(1 - p)
     return float(-ll.mean())
+
+
+# --- PixelRNN (a simplified Row LSTM) -----------------------------------------------------------
+class PixelRNN(Module):
+    """PixelRNN for binary images, a simplified Row LSTM: x (N, 1, H, W) in {0, 1} -> logits
+    (N, 1, H, W) of p(x_ij = 1 | pixels before (i, j) in raster order).
+
+    - vertical (rows above): the image shifted down one row (row 0 sees zeros) goes through a
+      1 x ``row_kernel`` convolution along the row, so step r's input is row r-1 encoded; an
+      :class:`~deepbasic.nn.LSTM` runs down the rows, one independent sequence per column
+      (batch N * W), so its state at row r sums up rows 0 .. r-1 (the row convolution widens
+      the receptive field by row_kernel // 2 columns a row);
+    - horizontal (left in the current row): a causal 1 x ``left_kernel`` convolution of the
+      ``left_kernel`` pixels strictly left of (i, j) (pad left by k, valid conv, drop the last
+      output column: the mask-'A' case of a 1-D convolution);
+    - the two are added, then ReLU, a 1x1 convolution, ReLU, a 1x1 convolution to one logit.
+
+    ``loss(x)``: mean BCE in nats per pixel; ``sample(n, H, W)`` draws pixels one at a time.
+    """
+
+    def __init__(self, hidden: int = 32, row_kernel: int = 3, left_kernel: int = 7,
+                 in_channels: int = 1):
+        super().__init__()
+        if in_channels != 1:
+            raise ValueError(f"PixelRNN: only single-channel images are supported, got "
+                             f"{in_channels} channels")
+        hidden, row_kernel, left_kernel = int(hidden), int(row_kernel), int(left_kernel)
+        if hidden < 1 or left_kernel < 1 or row_kernel < 1 or row_kernel % 2 == 0:
+            raise ValueError(f"PixelRNN: needs hidden >= 1, left_kernel >= 1 and an odd "
+                             f"row_kernel, got {hidden}, {left_kernel}, {row_kernel}")
+        from deepbasic.nn.layers.recurrent import LSTM
+
+        self.hidden, self.row_kernel, self.left_kernel = hidden, row_kernel, left_kernel
+        self.row_in = Conv2d(1, hidden, (1, row_kernel), padding=(0, row_kernel // 2))
+        self.lstm = LSTM(hidden, hidden)
+        self.left = Conv2d(1, hidden, (1, left_kernel))
+        self.out1 = Conv2d(hidden, hidden, 1)
+        self.out2 = Conv2d(hidden, 1, 1)
+
+    def forward(self, x):
+        from deepbasic.ops.shape import pad
+
+        if x.ndim != 4 or x.shape[1] != 1:
+            raise ValueError(f"PixelRNN: expected images (N, 1, H, W), got shape {tuple(x.shape)}")
+        n, _, h, w = x.shape
+        above = pad(x, (0, 0, 1, 0))[:, :, :h, :]                 # row r holds row r - 1
+        v = self.row_in(above)                                    # (N, hid, H, W)
+        seq = v.permute(2, 0, 3, 1).reshape(h, n * w, self.hidden)  # (H, N*W, hid)
+        out, _ = self.lstm(seq)
+        v = out.reshape(h, n, w, self.hidden).permute(1, 3, 0, 2)   # (N, hid, H, W)
+        k = self.left_kernel
+        left = self.left(pad(x, (k, 0)))[:, :, :, :w]             # columns j-k .. j-1
+        return self.out2(F.relu(self.out1(F.relu(v + left))))
+
+    def loss(self, x) -> Tensor:
+        """Mean negative log-likelihood in nats per pixel."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        return F.binary_cross_entropy_with_logits(self(x), x)
+
+    def sample(self, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+        """n binary images (n, 1, H, W), pixel by pixel in raster order (H*W forward passes)."""
+        rng = np.random.default_rng(seed)
+        dtype = self.out2.weight.dtype
+        x = np.zeros((n, 1, height, width), dtype=dtype)
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for i in range(height):
+                    for j in range(width):
+                        logits = backend.to_numpy(self(Tensor(x)).data)[:, 0, i, j]
+                        p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+                        x[:, 0, i, j] = (rng.random(n) < p).astype(dtype)
+        finally:
+            self.train(was_training)
+        return x
+
+
+def bits_per_dim(model, x, batch_size: int = 500) -> float:
+    """Mean negative log2-likelihood per pixel of binary images x (N, 1, H, W) under any model
+    whose forward gives per-pixel Bernoulli logits (PixelCNN, PixelRNN)."""
+    x = np.asarray(x)
+    dtype = next(iter(model.parameters())).dtype
+    total = 0.0
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for i in range(0, len(x), batch_size):
+                xb = Tensor(x[i:i + batch_size].astype(dtype))
+                nll = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum")
+                total += float(nll.item())
+    finally:
+        model.train(was_training)
+    return total / (x.size * LN2)

@@ -1,6 +1,6 @@
 """Chapter: generative models: an autoencoder whose codes train a classifier from few labels, a
 variational autoencoder, a DCGAN judged by a Frechet distance in a classifier's feature space,
-and a PixelCNN against independent pixels.
+and a PixelCNN and a PixelRNN (row LSTM) against independent pixels.
 
 Quick: the 8x8 digits, a few epochs each. Full: Fashion-MNIST (the digits when it is not on
 disk), 5 epochs each; the PixelCNN on binarized digits either way.
@@ -19,7 +19,8 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
     import os
 
     from deepbasic.train.generative import (autoencoder_experiment, gan_experiment,
-                                            pixelcnn_experiment, vae_experiment)
+                                            pixelcnn_experiment, pixelrnn_experiment,
+                                            vae_experiment)
 
     s = dict(QUICK if quick or not on_disk() else FULL)
     ds = s["dataset"]
@@ -33,6 +34,8 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
                          out_dir=os.path.join(root, "gan"))
     pix = pixelcnn_experiment(dataset="digits", epochs=s["pixel_epochs"], channels=16, layers=2,
                               first_kernel=5, out_dir=os.path.join(root, "pixelcnn"))
+    prnn = pixelrnn_experiment(dataset="digits", epochs=s["pixel_epochs"], hidden=32,
+                               out_dir=os.path.join(root, "pixelrnn"))
     frechet = [r["frechet"] for r in gan["history"]]
     numbers = [
         ("data", f"{ds}"),
@@ -46,6 +49,9 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
         ("PixelCNN on binarized digits: test bits per pixel",
          f"{pix['test_bits_per_dim']:.3f} vs {pix['baseline_bits_per_dim']:.3f} for independent "
          f"pixels; sampling {1000 * pix['sample_s_per_image']:.0f} ms per image"),
+        ("PixelRNN (row LSTM) on the same digits: test bits per pixel",
+         f"{prnn['test_bits_per_dim']:.3f}; sampling {1000 * prnn['sample_s_per_image']:.0f} ms "
+         f"per image"),
     ]
     figures = [("generative/ae/reconstructions.png", "Test images and their reconstructions"),
                ("generative/vae/samples.png", "VAE samples"),
@@ -53,7 +59,8 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
                ("generative/vae/latent_map.png", "The 2-D latent space, decoded on a grid"),
                (os.path.relpath(gan["sample_pngs"][-1], out_dir),
                 "DCGAN samples after the last epoch"),
-               ("generative/pixelcnn/samples.png", "PixelCNN samples, one pixel at a time")]
+               ("generative/pixelcnn/samples.png", "PixelCNN samples, one pixel at a time"),
+               ("generative/pixelrnn/samples.png", "PixelRNN samples")]
     return ChapterResult(numbers=numbers, figures=figures,
                          notes=["Quick version: seconds of training on 8x8 digits; "
                                 "docs/RESULTS.md has the Fashion-MNIST runs."] if quick else [])
@@ -61,7 +68,7 @@ def run(out_dir: str, quick: bool) -> ChapterResult:
 
 register(Chapter(
     key="generative",
-    title="Generative models: autoencoders, VAE, GAN, PixelCNN",
+    title="Generative models: autoencoders, VAE, GAN, PixelCNN, PixelRNN",
     idea=("An autoencoder compresses and reconstructs; its codes are features learned without "
           "labels. A VAE makes the code a distribution (the reparameterization trick keeps it "
           "trainable) so new images can be sampled. A GAN trains a generator against a "
