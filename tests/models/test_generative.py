@@ -195,10 +195,10 @@ def test_pixelcnn_bits_per_dim_and_sampling(digits):
         == pytest.approx(0, abs=1e-6)
     db.manual_seed(0)
     model = g.PixelCNN(channels=16, layers=2, first_kernel=5)
-    before = g.pixelcnn_bits_per_dim(model, test)
+    before = g.bits_per_dim(model, test)
     assert before == pytest.approx(1.0, abs=0.1)  # near 1 bit at initialisation
     _train(model, lambda m, xb: m.loss(xb), train, steps=100, lr=1e-2)
-    assert g.pixelcnn_bits_per_dim(model, test) < min(before, base)
+    assert g.bits_per_dim(model, test) < min(before, base)
     s = model.sample(3, 8, 8, seed=1)
     assert s.shape == (3, 1, 8, 8) and set(np.unique(s)) <= {0.0, 1.0}
 

@@ -381,7 +381,36 @@ class MaskedConv2d(Conv2d):
         return super().extra_repr() + f", mask_type={self.mask_type!r}"
 
 
-class PixelCNN(Module):
+class _PixelModel(Module):
+    """A model of binary images whose forward gives per-pixel Bernoulli logits (N, 1, H, W), each
+    pixel conditioned only on the pixels before it in raster order (PixelCNN, PixelRNN): the
+    likelihood loss and pixel-by-pixel sampling they share."""
+
+    def loss(self, x) -> Tensor:
+        """Mean negative log-likelihood in nats per pixel."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        return F.binary_cross_entropy_with_logits(self(x), x)
+
+    def sample(self, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+        """n binary images (n, 1, H, W), pixel by pixel in raster order (H*W forward passes)."""
+        rng = np.random.default_rng(seed)
+        dtype = next(iter(self.parameters())).dtype
+        x = np.zeros((n, 1, height, width), dtype=dtype)
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for i in range(height):
+                    for j in range(width):
+                        logits = backend.to_numpy(self(Tensor(x)).data)[:, 0, i, j]
+                        p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+                        x[:, 0, i, j] = (rng.random(n) < p).astype(dtype)
+        finally:
+            self.train(was_training)
+        return x
+
+
+class PixelCNN(_PixelModel):
     """PixelCNN for binary images: x (N, 1, H, W) in {0, 1} -> logits (N, 1, H, W) of
     p(x_ij = 1 | pixels before (i, j)).
 
@@ -406,50 +435,11 @@ class PixelCNN(Module):
             raise ValueError(f"PixelCNN: expected images (N, 1, H, W), got shape {tuple(x.shape)}")
         return self.net(x)
 
-    def loss(self, x) -> Tensor:
-        """Mean negative log-likelihood in nats per pixel."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        return F.binary_cross_entropy_with_logits(self(x), x)
-
-    def sample(self, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-        """n binary images (n, 1, H, W), pixel by pixel in raster order (H*W forward passes)."""
-        rng = np.random.default_rng(seed)
-        dtype = self.net[0].weight.dtype
-        x = np.zeros((n, 1, height, width), dtype=dtype)
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                for i in range(height):
-                    for j in range(width):
-                        logits = backend.to_numpy(self(Tensor(x)).data)[:, 0, i, j]
-                        p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-                        x[:, 0, i, j] = (rng.random(n) < p).astype(dtype)
-        finally:
-            self.train(was_training)
-        return x
 
 
 def binarize(x, threshold: float = 0.5) -> np.ndarray:
     """Images in [0, 1] -> float32 {0, 1} (pixel > threshold)."""
     return (np.asarray(x) > threshold).astype(np.float32)
-
-
-def pixelcnn_bits_per_dim(model: PixelCNN, x, batch_size: int = 500) -> float:
-    """Mean negative log2-likelihood per pixel of binary images x (N, 1, H, W) under model."""
-    x = np.asarray(x)
-    total = 0.0
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for i in range(0, len(x), batch_size):
-                xb = Tensor(x[i:i + batch_size].astype(model.net[0].weight.dtype))
-                nll = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum")
-                total += float(nll.item())
-    finally:
-        model.train(was_training)
-    return total / (x.size * LN2)
 
 
 def independent_bits_per_dim(train_x, test_x, alpha: float = 1.0) -> float:
@@ -462,7 +452,7 @@ def independent_bits_per_dim(train_x, test_x, alpha: float = 1.0) -> float:
 
 
 # --- PixelRNN (a simplified Row LSTM) -----------------------------------------------------------
-class PixelRNN(Module):
+class PixelRNN(_PixelModel):
     """PixelRNN for binary images, a simplified Row LSTM: x (N, 1, H, W) in {0, 1} -> logits
     (N, 1, H, W) of p(x_ij = 1 | pixels before (i, j) in raster order).
 
@@ -513,28 +503,6 @@ class PixelRNN(Module):
         left = self.left(pad(x, (k, 0)))[:, :, :, :w]             # columns j-k .. j-1
         return self.out2(F.relu(self.out1(F.relu(v + left))))
 
-    def loss(self, x) -> Tensor:
-        """Mean negative log-likelihood in nats per pixel."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        return F.binary_cross_entropy_with_logits(self(x), x)
-
-    def sample(self, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-        """n binary images (n, 1, H, W), pixel by pixel in raster order (H*W forward passes)."""
-        rng = np.random.default_rng(seed)
-        dtype = self.out2.weight.dtype
-        x = np.zeros((n, 1, height, width), dtype=dtype)
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                for i in range(height):
-                    for j in range(width):
-                        logits = backend.to_numpy(self(Tensor(x)).data)[:, 0, i, j]
-                        p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-                        x[:, 0, i, j] = (rng.random(n) < p).astype(dtype)
-        finally:
-            self.train(was_training)
-        return x
 
 
 def bits_per_dim(model, x, batch_size: int = 500) -> float:

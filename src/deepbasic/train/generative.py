@@ -397,7 +397,37 @@ def gan_experiment(*, dataset: str = "fashion-mnist", epochs: int = 5, latent: i
     return _finish(result, G, config, out_dir)
 
 
-# --- PixelCNN -----------------------------------------------------------------------------------
+# --- PixelCNN and PixelRNN ----------------------------------------------------------------------
+def _pixel_experiment(kind: str, title: str, build, config: dict, *, dataset: str, epochs: int,
+                      lr: float, batch_size: int, train_limit, test_limit, samples: int,
+                      seed: int, out_dir, progress: bool) -> dict:
+    """Train the pixel model ``build()`` on binarized images (pixel > 0.5) and report its test
+    NLL in bits per pixel against the independent-pixel baseline, and sampling time per image."""
+    xtr, _, xte, _ = load_images(dataset, train_limit, test_limit, seed)
+    xtr, xte = gm.binarize(xtr), gm.binarize(xte)
+    backend.manual_seed(seed)
+    model = build()
+    t0 = time.perf_counter()
+    history = _fit(model, lambda m, xb: m.loss(xb), xtr, epochs, batch_size, lr, seed, progress,
+                   kind, on_epoch=lambda e: {"test_bits_per_dim": gm.bits_per_dim(model, xte)})
+    train_time = time.perf_counter() - t0
+    _, h, w = xtr.shape[1:]
+    t0 = time.perf_counter()
+    sampled = model.sample(samples, h, w, seed=seed)
+    sample_time = (time.perf_counter() - t0) / samples
+    result = {"kind": kind, "dataset": dataset, "image_shape": list(xtr.shape[1:]),
+              "epochs": epochs, "history": history, "train_time_s": train_time,
+              "test_bits_per_dim": history[-1]["test_bits_per_dim"],
+              "baseline_bits_per_dim": gm.independent_bits_per_dim(xtr, xte),
+              "sample_s_per_image": sample_time, "samples": samples,
+              "parameters": model.num_parameters()}
+    if out_dir:
+        result["samples_png"] = save_image_grid(sampled, os.path.join(out_dir, "samples.png"),
+                                                title=f"{title} samples")
+    config = {"kind": kind, "image_shape": list(xtr.shape[1:]), **config, "dataset": dataset}
+    return _finish(result, model, config, out_dir)
+
+
 def pixelcnn_experiment(*, dataset: str = "digits", epochs: int = 10, channels: int = 32,
                         layers: int = 4, first_kernel: int = 7, lr: float = 5e-3,
                         batch_size: int = 64, train_limit: int | None = None,
@@ -407,34 +437,13 @@ def pixelcnn_experiment(*, dataset: str = "digits", epochs: int = 10, channels: 
     independent-pixel baseline (each pixel its own training frequency), sampling time per image."""
     _check_positive(epochs=epochs, channels=channels, lr=lr, batch_size=batch_size,
                     samples=samples)
-    xtr, _, xte, _ = load_images(dataset, train_limit, test_limit, seed)
-    xtr, xte = gm.binarize(xtr), gm.binarize(xte)
-    backend.manual_seed(seed)
-    model = gm.PixelCNN(channels, layers, first_kernel)
-    t0 = time.perf_counter()
-    history = _fit(model, lambda m, xb: m.loss(xb), xtr, epochs, batch_size, lr, seed, progress,
-                   "pixelcnn", on_epoch=lambda e: {
-                       "test_bits_per_dim": gm.pixelcnn_bits_per_dim(model, xte)})
-    train_time = time.perf_counter() - t0
-    _, h, w = xtr.shape[1:]
-    t0 = time.perf_counter()
-    sampled = model.sample(samples, h, w, seed=seed)
-    sample_time = (time.perf_counter() - t0) / samples
-    result = {"kind": "pixelcnn", "dataset": dataset, "image_shape": list(xtr.shape[1:]),
-              "epochs": epochs, "history": history, "train_time_s": train_time,
-              "test_bits_per_dim": history[-1]["test_bits_per_dim"],
-              "baseline_bits_per_dim": gm.independent_bits_per_dim(xtr, xte),
-              "sample_s_per_image": sample_time, "samples": samples,
-              "parameters": model.num_parameters()}
-    if out_dir:
-        result["samples_png"] = save_image_grid(sampled, os.path.join(out_dir, "samples.png"),
-                                                title="PixelCNN samples")
-    config = {"kind": "pixelcnn", "image_shape": list(xtr.shape[1:]), "channels": channels,
-              "layers": layers, "first_kernel": first_kernel, "dataset": dataset}
-    return _finish(result, model, config, out_dir)
+    return _pixel_experiment(
+        "pixelcnn", "PixelCNN", lambda: gm.PixelCNN(channels, layers, first_kernel),
+        {"channels": channels, "layers": layers, "first_kernel": first_kernel},
+        dataset=dataset, epochs=epochs, lr=lr, batch_size=batch_size, train_limit=train_limit,
+        test_limit=test_limit, samples=samples, seed=seed, out_dir=out_dir, progress=progress)
 
 
-# --- PixelRNN -----------------------------------------------------------------------------------
 def pixelrnn_experiment(*, dataset: str = "digits", epochs: int = 10, hidden: int = 32,
                         row_kernel: int = 3, left_kernel: int = 7, lr: float = 5e-3,
                         batch_size: int = 64, train_limit: int | None = None,
@@ -445,28 +454,8 @@ def pixelrnn_experiment(*, dataset: str = "digits", epochs: int = 10, hidden: in
     baseline, sampling time per image."""
     _check_positive(epochs=epochs, hidden=hidden, row_kernel=row_kernel,
                     left_kernel=left_kernel, lr=lr, batch_size=batch_size, samples=samples)
-    xtr, _, xte, _ = load_images(dataset, train_limit, test_limit, seed)
-    xtr, xte = gm.binarize(xtr), gm.binarize(xte)
-    backend.manual_seed(seed)
-    model = gm.PixelRNN(hidden, row_kernel, left_kernel)
-    t0 = time.perf_counter()
-    history = _fit(model, lambda m, xb: m.loss(xb), xtr, epochs, batch_size, lr, seed, progress,
-                   "pixelrnn", on_epoch=lambda e: {
-                       "test_bits_per_dim": gm.bits_per_dim(model, xte)})
-    train_time = time.perf_counter() - t0
-    _, h, w = xtr.shape[1:]
-    t0 = time.perf_counter()
-    sampled = model.sample(samples, h, w, seed=seed)
-    sample_time = (time.perf_counter() - t0) / samples
-    result = {"kind": "pixelrnn", "dataset": dataset, "image_shape": list(xtr.shape[1:]),
-              "epochs": epochs, "history": history, "train_time_s": train_time,
-              "test_bits_per_dim": history[-1]["test_bits_per_dim"],
-              "baseline_bits_per_dim": gm.independent_bits_per_dim(xtr, xte),
-              "sample_s_per_image": sample_time, "samples": samples,
-              "parameters": model.num_parameters()}
-    if out_dir:
-        result["samples_png"] = save_image_grid(sampled, os.path.join(out_dir, "samples.png"),
-                                                title="PixelRNN samples")
-    config = {"kind": "pixelrnn", "image_shape": list(xtr.shape[1:]), "hidden": hidden,
-              "row_kernel": row_kernel, "left_kernel": left_kernel, "dataset": dataset}
-    return _finish(result, model, config, out_dir)
+    return _pixel_experiment(
+        "pixelrnn", "PixelRNN", lambda: gm.PixelRNN(hidden, row_kernel, left_kernel),
+        {"hidden": hidden, "row_kernel": row_kernel, "left_kernel": left_kernel},
+        dataset=dataset, epochs=epochs, lr=lr, batch_size=batch_size, train_limit=train_limit,
+        test_limit=test_limit, samples=samples, seed=seed, out_dir=out_dir, progress=progress)
