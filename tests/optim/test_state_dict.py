@@ -81,14 +81,16 @@ def test_state_dict_layout_is_like_torch():
     assert sorted(state["state"]) == [0, 1, 2, 3]
     s0 = state["state"][0]
     assert s0["step"] == 2 and type(s0["step"]) is int
-    assert set(s0) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
-    assert all(s0[k].shape == ps[0].shape for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"))
-    assert s0["exp_avg"] is not opt.state[ps[0]]["exp_avg"]  # copies
+    # Adam keeps decayed sums (see its docstring) and saves them as they are: exact resume
+    assert set(s0) == {"step", "grad_sum", "sq_sum", "max_sq_sum", "sum_betas"}
+    assert all(s0[k].shape == ps[0].shape for k in ("grad_sum", "sq_sum", "max_sq_sum"))
+    assert s0["grad_sum"] is not opt.state[ps[0]]["grad_sum"]  # copies
+    assert s0["sum_betas"] == [0.9, 0.999]
     opt.load_state_dict(json_round_trip(state))
     assert opt.param_groups[0]["betas"] == (0.9, 0.999)  # a tuple again
     assert opt.param_groups[0]["params"][0] is ps[0]
     assert opt.state[ps[0]]["step"] == 2
-    assert opt.state[ps[0]]["exp_avg"] is not state["state"][0]["exp_avg"]
+    assert opt.state[ps[0]]["grad_sum"] is not state["state"][0]["grad_sum"]
 
 
 def test_state_without_steps_and_with_gradless_parameters():
@@ -136,7 +138,7 @@ def test_load_state_dict_errors():
     other = [np.zeros((5, 4)), np.zeros(4), np.zeros((4, 3)), np.zeros(3)]  # hidden size 4, not 8
     wrong = optim.Adam(two_groups()(db_params(other)), lr=0.01)
     before = wrong.param_groups[0]["lr"]
-    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(5, 8\), but the "
+    with pytest.raises(ValueError, match=r"state 'grad_sum' of parameter 0 has shape \(5, 8\), but the "
                                          r"parameter has shape \(5, 4\)"):
         wrong.load_state_dict(state)
     assert wrong.param_groups[0]["lr"] == before and not wrong.state  # nothing changed

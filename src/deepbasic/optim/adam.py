@@ -32,7 +32,25 @@ class Adam(Optimizer):
         amsgrad: use the running maximum of ``v`` (AMSGrad), so steps never grow back.
         maximize: ascend the objective instead of descending.
 
-    State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
+    How it is computed: the moments are kept as decayed *sums* rather than averages,
+    ``M_t = beta1 * M_{t-1} + g`` and ``V_t = beta2 * V_{t-1} + g * g``, so that
+    ``m_t = (1 - beta1) * M_t`` and ``v_t = (1 - beta2) * V_t``. An average costs three
+    elementwise passes over the parameter (scale, scale, add) where a sum costs two, and the
+    constant factors fold into the step size and eps::
+
+        theta = theta - a_t * M_t / (sqrt(V_t) + e_t),  c = sqrt(1 - beta2^t),
+        a_t = lr * (1 - beta1) / (1 - beta1^t) * c / sqrt(1 - beta2),  e_t = eps * c / sqrt(1 - beta2)
+
+    (ten passes instead of twelve: ~18% of the update's time). Bias correction reads naturally
+    here: ``(1 - beta1^t) / (1 - beta1)`` is the sum of the weights ``beta1^(t-k)`` that
+    ``M_t`` gives the gradients so far, so ``m_t / (1 - beta1^t)`` is a weighted mean.
+
+    State per parameter: ``step`` (int), ``grad_sum`` (M), ``sq_sum`` (V), ``max_sq_sum``
+    (amsgrad: the running maximum of V) and ``sum_betas`` (the betas the sums were made with: if
+    a group's betas change, the sums are rescaled so that m and v are unchanged). The state dict
+    stores them as they are, so a resumed run is bit-identical to an uninterrupted one;
+    :meth:`load_state_dict` also accepts PyTorch's ``exp_avg`` / ``exp_avg_sq`` /
+    ``max_exp_avg_sq`` (converted), and :meth:`moments` returns m and v in PyTorch's meaning.
     """
 
     _decoupled = False  # AdamW: weight decay multiplies the parameter instead of joining the gradient
@@ -65,46 +83,82 @@ class Adam(Optimizer):
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(data)
-                state["exp_avg_sq"] = xp.zeros_like(data)
-            if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = xp.zeros_like(data)
+                state["grad_sum"] = xp.zeros_like(data)
+                state["sq_sum"] = xp.zeros_like(data)
+                state["sum_betas"] = [beta1, beta2]
+            if amsgrad and "max_sq_sum" not in state:
+                state["max_sq_sum"] = xp.zeros_like(data)
+            self._rescale_sums(state, beta1, beta2)
             state["step"] += 1
             step = state["step"]
             if decoupled and weight_decay != 0:
                 data *= 1.0 - lr * weight_decay
-            step_size = lr / (1 - beta1**step)
-            bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-            arrays = [data, grad, state["exp_avg"], state["exp_avg_sq"], self._tmp(data, 0),
+            # theta -= a * M / (sqrt(V) + e), see the class docstring
+            c = math.sqrt(1 - beta2**step) / math.sqrt(1 - beta2)
+            step_size = lr * (1 - beta1) / (1 - beta1**step) * c
+            eps_scaled = eps * c
+            arrays = [data, grad, state["grad_sum"], state["sq_sum"], self._tmp(data, 0),
                       self._tmp(data, 1)]
             if amsgrad:
-                arrays.append(state["max_exp_avg_sq"])
-            # Cache-sized blocks: the dozen passes below stay in cache instead of memory.
+                arrays.append(state["max_sq_sum"])
+            # Cache-sized blocks: the ten passes below stay in cache instead of memory.
             for block in self._blocks(*arrays):
-                theta, g, m, v, g_eff, t = block[:6]
+                theta, g, M, V, g_eff, t = block[:6]
                 g = self._effective_grad_into(theta, g, 0.0 if decoupled else weight_decay,
                                               maximize, g_eff)
-                # m = beta1 * m + (1 - beta1) * g
-                m *= beta1
-                xp.multiply(g, 1.0 - beta1, out=t)
-                m += t
-                # v = beta2 * v + (1 - beta2) * g * g
-                v *= beta2
+                M *= beta1  # M = beta1 * M + g
+                M += g
+                V *= beta2  # V = beta2 * V + g * g
                 xp.square(g, out=t)
-                t *= 1.0 - beta2
-                v += t
+                V += t
                 if amsgrad:
                     vmax = block[6]
-                    xp.maximum(vmax, v, out=vmax)
-                    v = vmax
-                # theta -= step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), computed as
-                # theta -= (step_size * c) * m / (sqrt(v) + eps * c) with c = sqrt(1 - beta2^t)
-                xp.sqrt(v, out=t)
-                t += eps * bias_correction2_sqrt
-                xp.divide(m, t, out=t)
-                t *= step_size * bias_correction2_sqrt
+                    xp.maximum(vmax, V, out=vmax)
+                    V = vmax
+                xp.sqrt(V, out=t)  # theta -= step_size * M / (sqrt(V) + eps_scaled)
+                t += eps_scaled
+                xp.divide(M, t, out=t)
+                t *= step_size
                 theta -= t
 
+    @staticmethod
+    def _rescale_sums(state: dict, beta1: float, beta2: float) -> None:
+        """Keep m = (1 - beta1) M and v = (1 - beta2) V when the betas changed since the sums
+        were made (a schedule of betas, a changed param group)."""
+        old1, old2 = state["sum_betas"]
+        if old1 != beta1:
+            state["grad_sum"] *= (1 - old1) / (1 - beta1)
+        if old2 != beta2:
+            for key in ("sq_sum", "max_sq_sum"):
+                if key in state:
+                    state[key] *= (1 - old2) / (1 - beta2)
+        state["sum_betas"] = [beta1, beta2]
+
+    def moments(self, p) -> dict:
+        """The moments of parameter ``p`` in PyTorch's meaning (``exp_avg`` m, ``exp_avg_sq`` v,
+        ``max_exp_avg_sq`` with amsgrad), as new arrays; {} before its first step."""
+        state = self.state.get(p)
+        if not state:
+            return {}
+        beta1, beta2 = state["sum_betas"]
+        out = {"exp_avg": state["grad_sum"] * (1 - beta1),
+               "exp_avg_sq": state["sq_sum"] * (1 - beta2)}
+        if "max_sq_sum" in state:
+            out["max_exp_avg_sq"] = state["max_sq_sum"] * (1 - beta2)
+        return out
+
+    def _adopt_loaded_state(self, entry: dict, group: dict) -> dict:
+        """Turn PyTorch's state (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``) into sums."""
+        if "exp_avg" not in entry:
+            return entry
+        beta1, beta2 = (float(b) for b in group["betas"])
+        entry = dict(entry)
+        entry["grad_sum"] = entry.pop("exp_avg") / (1 - beta1)
+        entry["sq_sum"] = entry.pop("exp_avg_sq") / (1 - beta2)
+        if "max_exp_avg_sq" in entry:
+            entry["max_sq_sum"] = entry.pop("max_exp_avg_sq") / (1 - beta2)
+        entry["sum_betas"] = [beta1, beta2]
+        return entry
 
 class AdamW(Adam):
     r"""AdamW: Adam with decoupled weight decay (PyTorch's ``torch.optim.AdamW``).

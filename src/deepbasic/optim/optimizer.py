@@ -255,7 +255,7 @@ class Optimizer:
     def state_dict(self) -> dict:
         """The optimizer's state as plain data, to save in a checkpoint::
 
-            {"state": {0: {"step": 10, "exp_avg": ndarray, ...}, 1: {...}},
+            {"state": {0: {"step": 10, "grad_sum": ndarray, ...}, 1: {...}},
              "param_groups": [{"lr": 0.001, "betas": [0.9, 0.999], ..., "params": [0, 1]}]}
 
         Parameters are referred to by their index in the order of the groups (as in PyTorch);
@@ -340,6 +340,7 @@ class Optimizer:
             self._check_hparams(g, where=f" (param group {i} of the loaded state)")
             new_groups.append(g)
         # everything checked: now copy the arrays onto the parameters' devices and dtypes
+        group_of = {id(p): g for g in new_groups for p in g["params"]}
         for p, entry in new_state.items():
             xp = backend.get_array_module(p.data)
             for k, v in entry.items():
@@ -347,8 +348,14 @@ class Optimizer:
                     host = backend.to_numpy(v) if xp is np else v
                     dtype = p.data.dtype if v.dtype.kind == "f" else v.dtype
                     entry[k] = xp.array(host, dtype=dtype, copy=True)
+            new_state[p] = self._adopt_loaded_state(entry, group_of[id(p)])
         self.state = new_state
         self.param_groups = new_groups
+
+    def _adopt_loaded_state(self, entry: dict, group: dict) -> dict:
+        """A loaded parameter's state (arrays already copied) in this optimizer's own form:
+        subclasses that store their state differently from PyTorch convert its keys here."""
+        return entry
 
     # ----- printing ---------------------------------------------------------------------------
     def __repr__(self) -> str:
