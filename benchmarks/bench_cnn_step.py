@@ -61,6 +61,7 @@ import time
 from collections import defaultdict
 
 import numpy as np
+from _timing import alternate, gemm_rate
 
 BATCH, SHAPE, CLASSES = 64, (3, 32, 32), 10
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 5e-4
@@ -198,38 +199,6 @@ def check_same(name: str, db_model, t_model, x) -> float:
 
 
 # ----- timing --------------------------------------------------------------------------------------
-def alternate(fns: dict, repeats: int, warmup: int = 3, cpu: dict | None = None) -> dict:
-    """Run the callables alternately after a warmup: name -> list of wall seconds (and, into
-    ``cpu`` when given, name -> list of process CPU seconds)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times = {k: [] for k in fns}
-    if cpu is not None:
-        cpu.update({k: [] for k in fns})
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-            if cpu is not None:
-                cpu[k].append(time.process_time() - c0)
-    return times
-
-
-def gemm_rate(repeats: int, n: int = 2048) -> tuple[float, float]:
-    """Single-precision GEMM GFLOP/s of NumPy and of PyTorch on this machine (median)."""
-    import torch
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    t = alternate({"numpy": lambda: a @ b, "torch": lambda: ta @ tb}, repeats, warmup=1)
-    flops = 2.0 * n ** 3
-    return flops / statistics.median(t["numpy"]) / 1e9, flops / statistics.median(t["torch"]) / 1e9
-
-
 # ----- where deepbasic's time goes -----------------------------------------------------------------
 CATEGORY_OF_FUNCTION = {  # deepbasic Function class -> row of the breakdown
     "Conv2d": "Conv2d", "BatchNorm": "BatchNorm2d", "ReLU": "ReLU", "MaxPool2d": "MaxPool2d",

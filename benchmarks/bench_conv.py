@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 import numpy as np
+from _timing import alternate, gemm_rate
 
 CASES = [
     # name, N, C, H, W, F, k, stride, padding
@@ -29,33 +29,6 @@ CASES = [
     ("1x1", 64, 64, 16, 16, 256, 1, 1, 0),
     ("3x3 small map", 64, 128, 8, 8, 128, 3, 1, 1),
 ]
-
-
-def timings(fns: dict, repeats: int, warmup: int = 2) -> dict:
-    """Run the callables alternately (fair under a noisy machine): name -> list of seconds."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return times
-
-
-def gemm_rate(repeats: int, n: int = 2048) -> tuple[float, float]:
-    """Single-precision GEMM GFLOP/s of NumPy (and of torch) on this machine, median."""
-    import torch
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    t = timings({"numpy": lambda: a @ b, "torch": lambda: ta @ tb}, repeats)
-    flops = 2.0 * n ** 3
-    return flops / statistics.median(t["numpy"]) / 1e9, flops / statistics.median(t["torch"]) / 1e9
 
 
 def conv_case(N, C, H, W, F, k, stride, padding, repeats):
@@ -91,8 +64,8 @@ def conv_case(N, C, H, W, F, k, stride, padding, repeats):
         tx.grad = None
         tconv(tx).backward(tg)
 
-    fwd = timings({"db": db_fwd, "torch": torch_fwd}, repeats)
-    step = timings({"db": db_step, "torch": torch_step}, repeats)
+    fwd = alternate({"db": db_fwd, "torch": torch_fwd}, repeats)
+    step = alternate({"db": db_step, "torch": torch_step}, repeats)
     # correctness of what was timed
     out, tout = conv(xt), tconv(tx)
     err = float(np.abs(out.numpy() - tout.detach().numpy()).max())

@@ -26,9 +26,9 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
+from _timing import alternate
 
 STEP_TARGET = 1.5  # the chapter's target: deepbasic / PyTorch training-step time
 ENV_PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
@@ -48,21 +48,6 @@ def set_threads(n: int) -> str:
         pass
     torch.set_num_threads(n)
     return f"torch threads {torch.get_num_threads()}, NumPy BLAS {backend.blas_threads()}"
-
-
-def alternate(fns: dict, repeats: int, warmup: int = 3) -> tuple[dict, dict]:
-    """Run the callables alternately after a warmup: (name -> wall seconds, name -> CPU seconds)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    wall, cpu = {k: [] for k in fns}, {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn()
-            wall[k].append(time.perf_counter() - t0)
-            cpu[k].append(time.process_time() - c0)
-    return wall, cpu
 
 
 def setup(mode: str, batch: int, steps: int, d_in: int, hidden: int):
@@ -160,7 +145,8 @@ def main() -> None:
                                                         args.input, args.hidden)
         flops = gemm_flops(mode, args.batch, args.steps, args.input, args.hidden)
         for what, pair in (("step", (db_step, t_step)), ("forward only", (db_fwd, t_fwd))):
-            wall, cpu = alternate({"db": pair[0], "torch": pair[1]}, args.repeats)
+            cpu = {}
+            wall = alternate({"db": pair[0], "torch": pair[1]}, args.repeats, cpu=cpu)
             a, b = statistics.median(wall["db"]), statistics.median(wall["torch"])
             ca, cb = statistics.median(cpu["db"]), statistics.median(cpu["torch"])
             label = f"{mode.upper()} {what}"

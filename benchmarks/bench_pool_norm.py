@@ -15,25 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 import numpy as np
-
-
-def paired_median_times(fn_a, fn_b, repeats: int, warmup: int = 3) -> tuple:
-    """Median seconds of fn_a and of fn_b, timed alternately (a, b, a, b, ...)."""
-    for _ in range(warmup):
-        fn_a(), fn_b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn_a()
-        t1 = time.perf_counter()
-        fn_b()
-        t2 = time.perf_counter()
-        ta.append(t1 - t0)
-        tb.append(t2 - t1)
-    return statistics.median(ta), statistics.median(tb)
+from _timing import alternate
 
 
 def cases(x_np, rng):
@@ -100,7 +84,8 @@ def main() -> None:
     for name, step, tstep, fwd, tfwd in cases(x_np, rng):
         for label, a, b in ((f"{name}, forward + backward", step, tstep),
                             (f"{name}, forward only", fwd, tfwd)):
-            t_db, t_torch = paired_median_times(a, b, args.repeats)
+            t = alternate({"db": a, "torch": b}, args.repeats)
+            t_db, t_torch = statistics.median(t["db"]), statistics.median(t["torch"])
             print(f"  {label:44s} {t_db * 1e3:8.2f} ms {t_torch * 1e3:8.2f} ms "
                   f"{t_db / t_torch:6.2f}")
 

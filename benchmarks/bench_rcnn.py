@@ -11,20 +11,10 @@ network on the precomputed proposals, and each full ``detect`` (proposals includ
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warmup
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _timing import median_time
 
 
 def main(argv=None) -> None:
@@ -69,10 +59,11 @@ def main(argv=None) -> None:
             fast(x, rois)
 
     n = len(images)
-    per = {"R-CNN network": median_seconds(rcnn_net, args.repeats) / n,
-           "Fast R-CNN network": median_seconds(fast_net, args.repeats) / n}
-    full = {"R-CNN detect": median_seconds(lambda: rcnn.detect(images), max(1, args.repeats // 2)) / n,
-            "Fast R-CNN detect": median_seconds(lambda: fast.detect(images), max(1, args.repeats // 2)) / n}
+    reps = max(1, args.repeats // 2)
+    per = {"R-CNN network": median_time(rcnn_net, args.repeats, warmup=1) / n,
+           "Fast R-CNN network": median_time(fast_net, args.repeats, warmup=1) / n}
+    full = {"R-CNN detect": median_time(lambda: rcnn.detect(images), reps, warmup=1) / n,
+            "Fast R-CNN detect": median_time(lambda: fast.detect(images), reps, warmup=1) / n}
     print(f"{n} scenes of 64x64, {np.mean([len(q) for q in props]):.1f} selective-search "
           f"proposals per image (fast mode, at most {max_props})")
     print(f"selective search          {1000 * search:8.1f} ms / image")
