@@ -59,8 +59,8 @@ import numpy as np
 
 from deepbasic.backend import get_array_module
 from deepbasic.ops.im2col import (can_limit_blas, fold_add, get_copy_threads,
-                                  in_parallel_region, padding_pairs, pair, parallel_for,
-                                  single_threaded_blas, unfold)
+                                  in_parallel_region, keep_blas_on_one_thread, padding_pairs,
+                                  pair, parallel_for, unfold)
 from deepbasic.tensor import Function, Tensor
 
 #: Target size in bytes of one block of columns on the CPU (several examples per GEMM); None:
@@ -169,8 +169,8 @@ def _run_plan(xp, plan, parallel: bool, run) -> None:
         for blocks in plan[k0:k1]:
             run(blocks)
 
-    with single_threaded_blas():
-        parallel_for(parts, len(plan), 0, xp, min_work=0)
+    keep_blas_on_one_thread()  # left there: restoring it after each call costs (see im2col)
+    parallel_for(parts, len(plan), 0, xp, min_work=0)
 
 
 def _to_channels_first(gy_block, gf, xp) -> None:

@@ -1,7 +1,13 @@
 """Matrix products: batched ``matmul`` and the fused affine map of a Linear layer."""
 from __future__ import annotations
 
+from deepbasic.ops.im2col import blas_threads_for
 from deepbasic.tensor import Function, Tensor, unbroadcast
+
+
+def _work(a, b) -> int:
+    """Multiply-adds of ``a @ b`` (a: (..., n, k), b: (..., k, m)), at least."""
+    return max(a.size * b.shape[-1], b.size * a.shape[-2])
 
 
 class MatMul(Function):
@@ -12,10 +18,12 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
+        blas_threads_for(_work(a, b))  # a large product gets the BLAS's threads back
         return a @ b
 
     def backward(self, g):
         a, b = self.a, self.b
+        blas_threads_for(_work(a, b))
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = unbroadcast(g @ b.swapaxes(-1, -2), a.shape)
@@ -65,6 +73,7 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
+        blas_threads_for(x.size * w.shape[0])  # a large product gets the BLAS's threads back
         y = x.reshape(-1, x.shape[-1]) @ w.T
         if b is not None:
             y += b
@@ -72,6 +81,7 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.x, self.w
+        blas_threads_for(x.size * w.shape[0])
         needs = self.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])
         gx = (g2 @ w).reshape(x.shape) if needs[0] else None

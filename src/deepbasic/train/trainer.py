@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from deepbasic.ops.im2col import restore_blas_threads
 from deepbasic.optim.clip import clip_grad_norm_
 from deepbasic.optim.lr_scheduler import ReduceLROnPlateau
 from deepbasic.serialization import atomic_write
@@ -185,7 +186,18 @@ class Trainer:
         return epoch
 
     def fit(self, train_loader, val_loader=None, epochs: int = 1, resume: bool = False) -> list:
-        """Train until ``epochs`` (total, counting resumed ones) or early stopping; returns history."""
+        """Train until ``epochs`` (total, counting resumed ones) or early stopping; returns history.
+
+        Convolutions leave the BLAS on one thread while they run (see
+        :func:`deepbasic.ops.im2col.keep_blas_on_one_thread`); it gets its threads back here,
+        when training ends.
+        """
+        try:
+            return self._fit(train_loader, val_loader, epochs, resume)
+        finally:
+            restore_blas_threads()
+
+    def _fit(self, train_loader, val_loader, epochs: int, resume: bool) -> list:
         if self.out_dir:
             os.makedirs(self.out_dir, exist_ok=True)
             self._remove_stale_temp_files()
