@@ -46,8 +46,12 @@ subprocess (the deepbasic one does not import torch), after 3 warmup steps, 3 me
 ``--malloc-keep`` runs everything with glibc malloc keeping freed memory for reuse
 (MALLOC_TRIM_THRESHOLD_ / MALLOC_MMAP_THRESHOLD_), for both libraries.
 
+``--deepbasic-only`` times deepbasic's step alone, without PyTorch in the process (whose idle
+OpenMP threads may spin on the cores deepbasic's threads need): wall and CPU time per step.
+
     python benchmarks/bench_cnn_step.py [--repeats 20] [--threads 2] [--models convnet resnet20]
         [--clock wall|cpu] [--passive] [--malloc-keep] [--no-memory] [--no-breakdown] [--quick]
+        [--deepbasic-only]
 """
 from __future__ import annotations
 
@@ -534,6 +538,19 @@ def _reexec_with(env_add: dict) -> None:
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
 
 
+def deepbasic_alone(models, threads: int, repeats: int) -> None:
+    """Median wall and CPU time of deepbasic's step, PyTorch never imported."""
+    desc = set_threads(threads, torch_too=False)
+    print(f"deepbasic alone: batch {BATCH} x {SHAPE}, float32; {desc}; median of {repeats}")
+    x, y = make_data()
+    for name in models:
+        step = deepbasic_setup(name, x, y)[2]
+        cpu: dict = {}
+        wall = alternate({"db": step}, repeats, cpu=cpu)
+        print(f"  {name:9s} wall {1e3 * statistics.median(wall['db']):7.1f} ms "
+              f"(best {1e3 * min(wall['db']):7.1f})   CPU {1e3 * statistics.median(cpu['db']):7.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -553,6 +570,8 @@ def main() -> None:
                         help="glibc malloc keeps freed memory (MALLOC_TRIM_THRESHOLD_, "
                              "MALLOC_MMAP_THRESHOLD_) instead of returning it to the OS and "
                              "page-faulting it in again, for both libraries")
+    parser.add_argument("--deepbasic-only", action="store_true",
+                        help="time deepbasic's step alone, without PyTorch in the process")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-breakdown", action="store_true")
     parser.add_argument("--quick", action="store_true", help="3 repeats, 2 profiled steps")
@@ -567,6 +586,9 @@ def main() -> None:
         _reexec_with(env_add)
     repeats = 3 if args.quick else args.repeats
     psteps = 2 if args.quick else args.profile_steps
+    if args.deepbasic_only:
+        deepbasic_alone(args.models, args.threads, repeats)
+        return
 
     import torch  # noqa: F401
 
