@@ -38,12 +38,12 @@ class Adam(Optimizer):
     elementwise passes over the parameter (scale, scale, add) where a sum costs two, and the
     constant factors fold into the step size and eps::
 
-        theta = theta - a_t * M_t / (sqrt(V_t) + e_t),  c = sqrt(1 - beta2^t),
-        a_t = lr * (1 - beta1) / (1 - beta1^t) * c / sqrt(1 - beta2),  e_t = eps * c / sqrt(1 - beta2)
+        theta = theta - a_t * M_t / (sqrt(V_t) + e_t),   c = sqrt(1 - beta2^t) / sqrt(1 - beta2),
+        a_t = lr * (1 - beta1) / (1 - beta1^t) * c,    e_t = eps * c
 
-    (ten passes instead of twelve: ~18% of the update's time). Bias correction reads naturally
-    here: ``(1 - beta1^t) / (1 - beta1)`` is the sum of the weights ``beta1^(t-k)`` that
-    ``M_t`` gives the gradients so far, so ``m_t / (1 - beta1^t)`` is a weighted mean.
+    (ten passes instead of twelve; docs/RESULTS.md has the times). Bias correction reads
+    naturally here: ``(1 - beta1^t) / (1 - beta1)`` is the sum of the weights ``beta1^(t-k)``
+    that ``M_t`` gives the gradients so far, so ``m_t / (1 - beta1^t)`` is a weighted mean.
 
     State per parameter: ``step`` (int), ``grad_sum`` (M), ``sq_sum`` (V), ``max_sq_sum``
     (amsgrad: the running maximum of V) and ``sum_betas`` (the betas the sums were made with: if
