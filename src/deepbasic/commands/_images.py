@@ -9,6 +9,22 @@ import numpy as np
 from deepbasic.cli_args import CLIError
 
 
+def open_image(path: str, option: str = "--image"):
+    """``(mode, pixels)`` of an image file (PIL's mode name, its pixels as an array), with
+    one-line errors for a missing or unreadable file."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow comes with matplotlib
+        raise CLIError(f"{option} needs Pillow (pip install pillow)") from None
+    if not os.path.isfile(path):
+        raise CLIError(f"{option} {path}: no such file")
+    try:
+        with Image.open(path) as img:
+            return img.mode, np.asarray(img)
+    except OSError as e:
+        raise CLIError(f"{option} {path}: not a readable image ({e})") from None
+
+
 def read_images(paths, shape, option: str = "--image") -> np.ndarray:
     """Read image files as a float32 batch (N, 3, H, W) in [0, 1], checking each one.
 
@@ -16,21 +32,10 @@ def read_images(paths, shape, option: str = "--image") -> np.ndarray:
     it is fully opaque (its alpha channel dropped); any other file (grey, palette, a transparent
     RGBA, another size, not an image, missing) is a :class:`CLIError` naming what was expected.
     """
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow comes with matplotlib
-        raise CLIError(f"{option} needs Pillow (pip install pillow)") from None
     c, h, w = (int(v) for v in shape)
     out = []
     for p in paths:
-        if not os.path.isfile(p):
-            raise CLIError(f"{option} {p}: no such file")
-        try:
-            with Image.open(p) as img:
-                mode = img.mode
-                pixels = np.asarray(img)
-        except OSError as e:
-            raise CLIError(f"{option} {p}: not a readable image ({e})") from None
+        mode, pixels = open_image(p, option)
         bands = {"RGB": 3, "RGBA": 4}.get(mode)
         if bands is None or pixels.ndim != 3 or pixels.shape[2] != bands:
             raise CLIError(f"{option} {p}: the model takes {c}-channel RGB images, got a {mode} "

@@ -23,24 +23,17 @@ import numpy as np
 
 from deepbasic.cli_args import (CLIError, non_negative_float, non_negative_int, positive_float,
                                 positive_int)
+from deepbasic.commands._images import open_image
 
 METHODS = ("saliency", "guided", "occlusion", "class", "fooling", "filters", "neighbors")
 
 
 def _read_grey(paths, shape, option="--image") -> np.ndarray:
     """Grey (mode L) PNG files as a float32 batch (N, 1, H, W) in [0, 1]."""
-    from PIL import Image
-
     _, h, w = shape
     out = []
     for p in paths:
-        if not os.path.isfile(p):
-            raise CLIError(f"{option} {p}: no such file")
-        try:
-            with Image.open(p) as img:
-                mode, pixels = img.mode, np.asarray(img)
-        except OSError as e:
-            raise CLIError(f"{option} {p}: not a readable image ({e})") from None
+        mode, pixels = open_image(p, option)
         if mode != "L":
             raise CLIError(f"{option} {p}: the model takes 1-channel grey images, got a {mode} "
                            f"image")
