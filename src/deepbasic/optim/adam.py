@@ -7,6 +7,11 @@ from deepbasic import backend
 from deepbasic.optim.optimizer import Optimizer, _fmt, _is_number
 
 
+#: Adam's decayed sums: (PyTorch's name for the average, the state key of the sum, which beta)
+_SUMS = (("exp_avg", "grad_sum", 0), ("exp_avg_sq", "sq_sum", 1),
+         ("max_exp_avg_sq", "max_sq_sum", 1))
+
+
 class Adam(Optimizer):
     r"""Adam (PyTorch's ``torch.optim.Adam``, same defaults and meaning).
 
@@ -125,13 +130,10 @@ class Adam(Optimizer):
     def _rescale_sums(state: dict, beta1: float, beta2: float) -> None:
         """Keep m = (1 - beta1) M and v = (1 - beta2) V when the betas changed since the sums
         were made (a schedule of betas, a changed param group)."""
-        old1, old2 = state["sum_betas"]
-        if old1 != beta1:
-            state["grad_sum"] *= (1 - old1) / (1 - beta1)
-        if old2 != beta2:
-            for key in ("sq_sum", "max_sq_sum"):
-                if key in state:
-                    state[key] *= (1 - old2) / (1 - beta2)
+        old, new = state["sum_betas"], (beta1, beta2)
+        for _, key, i in _SUMS:
+            if key in state and old[i] != new[i]:
+                state[key] *= (1 - old[i]) / (1 - new[i])
         state["sum_betas"] = [beta1, beta2]
 
     def moments(self, p) -> dict:
@@ -140,25 +142,22 @@ class Adam(Optimizer):
         state = self.state.get(p)
         if not state:
             return {}
-        beta1, beta2 = state["sum_betas"]
-        out = {"exp_avg": state["grad_sum"] * (1 - beta1),
-               "exp_avg_sq": state["sq_sum"] * (1 - beta2)}
-        if "max_sq_sum" in state:
-            out["max_exp_avg_sq"] = state["max_sq_sum"] * (1 - beta2)
-        return out
+        betas = state["sum_betas"]
+        return {torch_key: state[key] * (1 - betas[i])
+                for torch_key, key, i in _SUMS if key in state}
 
     def _adopt_loaded_state(self, entry: dict, group: dict) -> dict:
         """Turn PyTorch's state (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``) into sums."""
         if "exp_avg" not in entry:
             return entry
-        beta1, beta2 = (float(b) for b in group["betas"])
+        betas = [float(b) for b in group["betas"]]
         entry = dict(entry)
-        entry["grad_sum"] = entry.pop("exp_avg") / (1 - beta1)
-        entry["sq_sum"] = entry.pop("exp_avg_sq") / (1 - beta2)
-        if "max_exp_avg_sq" in entry:
-            entry["max_sq_sum"] = entry.pop("max_exp_avg_sq") / (1 - beta2)
-        entry["sum_betas"] = [beta1, beta2]
+        for torch_key, key, i in _SUMS:
+            if torch_key in entry:
+                entry[key] = entry.pop(torch_key) / (1 - betas[i])
+        entry["sum_betas"] = betas
         return entry
+
 
 class AdamW(Adam):
     r"""AdamW: Adam with decoupled weight decay (PyTorch's ``torch.optim.AdamW``).
