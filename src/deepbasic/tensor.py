@@ -434,6 +434,15 @@ class Tensor:
             out = out.astype(dtype)
         return out
 
+    def cpu(self) -> "Tensor":
+        """This tensor in host memory (itself when it is there already), like ``to("cpu")``."""
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        """This tensor on the GPU (itself when it is there already), like ``to("cuda")``; needs
+        CuPy."""
+        return self.to("cuda")
+
     def zero_(self) -> "Tensor":
         self.data[...] = 0
         return self

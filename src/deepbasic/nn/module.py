@@ -286,6 +286,14 @@ class Module:
                     t.grad = None
         return self
 
+    def cpu(self) -> "Module":
+        """Move every parameter and buffer to host memory, in place (``to("cpu")``)."""
+        return self.to("cpu")
+
+    def cuda(self) -> "Module":
+        """Move every parameter and buffer to the GPU, in place (``to("cuda")``; needs CuPy)."""
+        return self.to("cuda")
+
     def float(self) -> "Module":
         return self.to(dtype=np.float32)
 
