@@ -82,12 +82,15 @@ class Devices:
 
 
 def host(a) -> np.ndarray:
-    """A deepbasic tensor's or a torch tensor's values as a NumPy array."""
-    if hasattr(a, "detach"):
-        return a.detach().cpu().numpy()
+    """The values of a deepbasic tensor, a torch tensor or an array (a gradient), on the host."""
+    import torch
+
+    import deepbasic as db
     from deepbasic import backend
 
-    return backend.to_numpy(a.data if hasattr(a, "data") else a)
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().numpy()
+    return a.numpy() if isinstance(a, db.Tensor) else backend.to_numpy(a)
 
 
 def rel_err(a, b) -> float:

@@ -3,6 +3,7 @@
     deepbasic info                       versions, backend, BLAS threads
     deepbasic train mlp|convnet|resnet20|... [--dataset digits] [--epochs 30] [--lr 1e-3]
                         [--batch-size 64] [--seed 0] [--augment] [--out RUN_DIR [--resume]]
+                        [--device cpu|cuda]
     deepbasic eval RUN_DIR/best.safetensors
     deepbasic tour [--out DIR] [--quick|--full]
     deepbasic knn | linear | optimizers | search | ensemble | decay | summary | transfer ...
@@ -108,18 +109,25 @@ def cmd_train(args) -> int:
 
     if args.resume and not args.out:
         raise CLIError("--resume needs --out RUN_DIR (the run to continue)")
+    if args.device == "cuda":
+        from deepbasic import backend
+
+        if not backend.cupy_available():
+            raise CLIError("--device cuda needs CuPy and a GPU that it sees "
+                           "(pip install 'deepbasic[gpu]'); `deepbasic info` says what it found")
     model_kwargs = _model_kwargs(args)
     shown = f" {args.hidden}" if args.model == "mlp" else (
         f" (hidden {model_kwargs['hidden']})" if "hidden" in model_kwargs else "")
     print(f"training {args.model}{shown} on {args.dataset} for {args.epochs} epochs"
           + (" with augmentation" if args.augment else "")
+          + (" on the GPU" if args.device == "cuda" else "")
           + (f" into {args.out}" if args.out else ""))
     r = train_classifier(args.model, args.dataset, epochs=args.epochs, lr=args.lr,
                          batch_size=args.batch_size, weight_decay=args.weight_decay,
                          seed=args.seed, out_dir=args.out, resume=args.resume,
                          model_kwargs=model_kwargs, progress=not args.no_progress,
                          patience=args.patience, data_root=args.data_root,
-                         schedule=args.schedule, augment=args.augment)
+                         schedule=args.schedule, augment=args.augment, device=args.device)
     print(r["confusion_text"])
     print(f"test accuracy {r['test_accuracy']:.4f}  ({r['test_examples']} examples, "
           f"{r['train_time_s']:.1f} s training, {r['train_examples_per_s']:,.0f} examples/s)")
@@ -192,6 +200,8 @@ def build_parser() -> Parser:
                    help="stop after this many epochs without a better validation accuracy")
     p.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="train on the CPU (NumPy) or on a GPU (CuPy)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the test split")

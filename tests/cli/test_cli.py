@@ -62,6 +62,16 @@ def test_runtime_errors_are_one_line(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_device_cuda_without_a_gpu_is_a_one_line_error(capsys):
+    from deepbasic import backend
+
+    if backend.cupy_available():
+        pytest.skip("CuPy sees a GPU here")
+    assert main(["train", "mlp", "--device", "cuda", "--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda needs CuPy" in err and len(err.strip().splitlines()) == 1
+
+
 def test_python_dash_m_is_the_same_command():
     r = subprocess.run([sys.executable, "-m", "deepbasic", "info"], capture_output=True, text=True,
                        timeout=120)

@@ -123,3 +123,18 @@ def test_plateau_scheduler_gets_the_monitored_value(tmp_path):
     trainer.fit(DataLoader(_data(), batch_size=32), DataLoader(_data(32, 1), batch_size=32), epochs=3)
     # epoch 1 sets the best validation loss; epochs 2 and 3 don't improve and each halves lr
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-6 / 4)
+
+
+def test_device_cpu_and_the_batch_helpers():
+    from deepbasic.train.loop import model_device, to_device
+
+    trainer, train, val = _setup(None)
+    assert model_device(trainer.model) == "cpu" and model_device(nn.ReLU()) == "cpu"
+    x, y = db.tensor([1.0]), db.tensor([1])
+    assert to_device(x, "cpu") is x
+    assert to_device((x, y, 3), "cpu") == (x, y, 3) and to_device([x], "cpu")[0] is x
+    model = nn.Linear(6, 3)
+    t = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                progress=False, verbose=False, device="cpu")
+    history = t.fit(DataLoader(_data(), batch_size=32), epochs=1)
+    assert len(history) == 1 and model.weight.device == "cpu"

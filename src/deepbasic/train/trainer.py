@@ -28,7 +28,7 @@ from deepbasic.optim.lr_scheduler import ReduceLROnPlateau
 from deepbasic.serialization import atomic_write
 from deepbasic.tensor import no_grad
 from deepbasic.train.checkpoint import load_checkpoint, restore, save_checkpoint
-from deepbasic.train.loop import accuracy
+from deepbasic.train.loop import accuracy, model_device, to_device
 
 
 class NonFiniteLossError(RuntimeError):
@@ -56,13 +56,16 @@ class Trainer:
     (e.g. how to rebuild the model). clip_grad_norm: clip the gradient norm before each step.
     snapshot_every: also keep the checkpoint of every that many epochs as
     ``epoch_<NNN>.safetensors`` (epochs k, 2k, ...; None: only ``last`` and ``best``).
+    device: ``"cpu"`` or ``"cuda"`` (CuPy): move the model there first (None: leave it where it
+    is). Every batch goes to the model's device, so host-array loaders serve a GPU model too;
+    checkpoints hold host arrays and resume on either device.
     """
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, *, out_dir=None, metrics=None,
                  monitor: str = "val_loss", mode: str = "min", patience: int | None = None,
                  progress: bool = True, config: dict | None = None,
                  clip_grad_norm: float | None = None, verbose: bool = True,
-                 snapshot_every: int | None = None):
+                 snapshot_every: int | None = None, device: str | None = None):
         if mode not in ("min", "max"):
             raise ValueError(f"Trainer: mode must be 'min' or 'max', got {mode!r}")
         if patience is not None and patience < 1:
@@ -72,6 +75,8 @@ class Trainer:
                                            or snapshot_every < 1):
             raise ValueError(f"Trainer: snapshot_every must be a positive integer or None, "
                              f"got {snapshot_every!r}")
+        if device is not None:
+            model.to(device)  # in place: the optimizer's parameters move with it
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.out_dir = os.fspath(out_dir) if out_dir is not None else None
         self.metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
@@ -97,6 +102,11 @@ class Trainer:
         a tuple of inputs (a captioner reads images and caption words)."""
         return self.model(*xb) if isinstance(xb, tuple) else self.model(xb)
 
+    def _batch(self, xb, yb):
+        """A loader's batch on the model's device."""
+        device = model_device(self.model)
+        return to_device(xb, device), to_device(yb, device)
+
     def train_epoch(self, loader, epoch: int) -> dict:
         """One pass over ``loader``; returns ``{"train_loss", "train_time", "examples"}``."""
         if hasattr(loader, "set_epoch"):
@@ -105,6 +115,7 @@ class Trainer:
         total, seen, start = 0.0, 0, time.perf_counter()
         bar = _progress(loader, len(loader), f"epoch {epoch}", self.progress)
         for step, (xb, yb) in enumerate(bar):
+            xb, yb = self._batch(xb, yb)
             self.optimizer.zero_grad()
             loss = self.loss_fn(self._forward_batch(xb), yb)
             value = loss.item()
@@ -134,6 +145,7 @@ class Trainer:
         self.model.eval()
         total, seen, scores, labels = 0.0, 0, [], []
         for xb, yb in loader:
+            xb, yb = self._batch(xb, yb)
             out = self._forward_batch(xb)
             total += self.loss_fn(out, yb).item() * len(yb)
             seen += len(yb)
