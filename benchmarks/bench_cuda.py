@@ -20,7 +20,11 @@ others go on.
 
 ``--device cpu`` runs the same script with NumPy and PyTorch CPU (a dry run of the script).
 
+``--breakdown STEPS`` then prints where the host's time goes, op by op, in the ResNet-20 and
+ConvNet steps at batch 64 (on a GPU, mostly the cost of launching each op's kernels).
+
     python benchmarks/bench_cuda.py [--repeats 30] [--big-batch 512] [--tf32] [--device cuda|cpu]
+        [--only conv pool steps] [--breakdown STEPS]
 """
 from __future__ import annotations
 
@@ -244,6 +248,40 @@ def step_rows(dev: Devices, batches):
     return rows
 
 
+def host_breakdown(dev: Devices, name: str, batch: int, steps: int) -> None:
+    """Where the host's time goes in deepbasic's training step (bench_cnn_step's op timer, wall
+    time, no synchronize inside the step): on a GPU each op's time is mostly what it costs to
+    launch its kernels, so a step whose total exceeds the GPU's work is bound by these rows."""
+    import deepbasic as db
+    from bench_cnn_step import ROWS, deepbasic_breakdown
+    from deepbasic import nn, optim
+    from deepbasic.models import build_model
+
+    rng = np.random.default_rng(2)
+    db.manual_seed(0)
+    model = build_model(name, SHAPE, CLASSES).to(dev.name)
+    x = dev.db(rng.standard_normal((batch,) + SHAPE, dtype=np.float32))
+    y = dev.db(rng.integers(0, CLASSES, batch).astype(np.int64))
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        dev.sync()
+
+    rows, _ = deepbasic_breakdown(opt, step, steps)
+    print(f"{name} step, batch {batch}: host ms per step by op (forward / backward), median of "
+          f"{steps}; total {rows[('total', '')] * 1e3:.2f} ms including the final synchronize")
+    for row in ROWS:
+        f, b = rows.get((row, "forward"), 0.0), rows.get((row, "backward"), 0.0)
+        other = rows.get((row, ""), 0.0)
+        if f + b + other > 0:
+            print(f"  {row:20s} {f * 1e3:7.2f} {b * 1e3:7.2f} {(f + b + other) * 1e3:7.2f}")
+
+
 # ----- running -------------------------------------------------------------------------------------
 def run_rows(dev: Devices, make_rows, repeats: int) -> None:
     try:
@@ -279,6 +317,9 @@ def main() -> None:
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     parser.add_argument("--only", choices=["conv", "pool", "steps"], nargs="*",
                         default=["conv", "pool", "steps"])
+    parser.add_argument("--breakdown", type=int, default=0, metavar="STEPS",
+                        help="then time the host's work per op in the ResNet-20 and ConvNet "
+                             "steps at batch 64 over this many steps")
     args = parser.parse_args()
     if args.tf32:
         os.environ["CUPY_TF32"] = "1"  # read by CuPy when it first runs a GEMM
@@ -308,6 +349,8 @@ def main() -> None:
     for key in args.only:
         groups[key].__name__ = f"{key} rows"
         run_rows(dev, groups[key], args.repeats)
+    for name in ("resnet20", "convnet") if args.breakdown else ():
+        host_breakdown(dev, name, 64, args.breakdown)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

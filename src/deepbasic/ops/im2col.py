@@ -400,6 +400,10 @@ def unfold(x_pad, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=None, ou
     Ho, Wo = out_size
     if out is None:
         out = xp.empty((C, kh, kw, N, Ho, Wo), dtype=x_pad.dtype)
+    if xp is not np:  # a GPU: one kernel launch instead of up to 4 kH kW
+        from deepbasic.ops import cuda_kernels
+
+        return cuda_kernels.unfold(x_pad, (kh, kw), (sh, sw), (dh, dw), (t, le), out)
     src = x_pad.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view: the copies run in the columns' order
     if not (t or b or le or r):
         def channels(c0, c1):
@@ -453,6 +457,11 @@ def fold_add(cols, dx_pad, stride=(1, 1), dilation=(1, 1), accumulate: bool = Tr
     """
     C, kh, kw, N, Ho, Wo = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
+    xp = get_array_module(cols)
+    if xp is not np:  # a GPU: one kernel launch instead of kH kW
+        from deepbasic.ops import cuda_kernels
+
+        return cuda_kernels.fold_add(cols, dx_pad, stride, dilation, accumulate)
     dst = dx_pad.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp) view
 
     def channels(c0, c1):
@@ -464,7 +473,7 @@ def fold_add(cols, dx_pad, stride=(1, 1), dilation=(1, 1), accumulate: bool = Tr
                 else:
                     dst[c0:c1, :, rows, _window(j, Wo, sw, dw)] = cols[c0:c1, i, j]
 
-    parallel_for(channels, C, cols.size, get_array_module(cols))
+    parallel_for(channels, C, cols.size, xp)
     return dx_pad
 
 

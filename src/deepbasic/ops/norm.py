@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from deepbasic.backend import get_array_module
+from deepbasic.ops import cuda_kernels
 from deepbasic.ops.im2col import parallel_for
 from deepbasic.tensor import Function
 
@@ -87,22 +90,26 @@ class BatchNorm(Function):
                     f"batch norm in training needs more than 1 value per channel, got input "
                     f"{tuple(x.shape)}"
                 )
-            mean = xp.empty(c, dtype=x.dtype)
-            var = xp.empty(c, dtype=x.dtype)
-            inv_std = xp.empty(c, dtype=x.dtype)
-            scale = xp.empty(c, dtype=x.dtype)
+            if xp is not np:  # a GPU: the same passes fused into four kernels
+                mean, var, inv_std, scale = cuda_kernels.batch_norm_train(
+                    xp.ascontiguousarray(x3), gamma, beta, eps, y3)
+            else:
+                mean = xp.empty(c, dtype=x.dtype)
+                var = xp.empty(c, dtype=x.dtype)
+                inv_std = xp.empty(c, dtype=x.dtype)
+                scale = xp.empty(c, dtype=x.dtype)
 
-            def part(c0, c1):  # y holds c = x - mean, then becomes c * scale + beta
-                xc, yc = x3[:, c0:c1], y3[:, c0:c1]
-                mean[c0:c1] = _channel_sum(xc) / dt(m)
-                xp.subtract(xc, mean[c0:c1, None], out=yc)
-                var[c0:c1] = _channel_dot(yc, yc) / dt(m)
-                inv_std[c0:c1] = dt(1) / xp.sqrt(var[c0:c1] + dt(eps))
-                scale[c0:c1] = gamma[c0:c1] * inv_std[c0:c1]
-                yc *= scale[c0:c1, None]
-                yc += beta[c0:c1, None]
+                def part(c0, c1):  # y holds c = x - mean, then becomes c * scale + beta
+                    xc, yc = x3[:, c0:c1], y3[:, c0:c1]
+                    mean[c0:c1] = _channel_sum(xc) / dt(m)
+                    xp.subtract(xc, mean[c0:c1, None], out=yc)
+                    var[c0:c1] = _channel_dot(yc, yc) / dt(m)
+                    inv_std[c0:c1] = dt(1) / xp.sqrt(var[c0:c1] + dt(eps))
+                    scale[c0:c1] = gamma[c0:c1] * inv_std[c0:c1]
+                    yc *= scale[c0:c1, None]
+                    yc += beta[c0:c1, None]
 
-            _channel_parts(xp, x3, part)
+                _channel_parts(xp, x3, part)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -134,6 +141,10 @@ class BatchNorm(Function):
             sgc = _channel_dot(g3, x3 - mean[:, None]) if needs[1] else None
             if needs[0]:
                 xp.multiply(g3, self.scale[:, None], out=gx.reshape(n, c, -1))
+        elif xp is not np:  # a GPU: two channel sums and one pass for dx
+            sg, sgc = cuda_kernels.batch_norm_train_backward(
+                xp.ascontiguousarray(g3), x3, mean, inv_std, self.scale,
+                gx.reshape(n, c, -1) if needs[0] else None)
         else:
             sg = xp.empty(c, dtype=g.dtype)
             sgc = xp.empty(c, dtype=g.dtype)
