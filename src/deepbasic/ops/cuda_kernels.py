@@ -5,7 +5,7 @@ little work it does, and a small network's training step is bound by those launc
 GPU. The NumPy-shaped code launches many: im2col is one slice copy per filter tap plus the
 zeros of the padding (up to 4 kH kW launches per call), col2im one addition per tap, batch norm
 about 15 launches forward and 20 backward (and CuPy's einsum costs the host more than a launch),
-an SGD step with momentum 6 per parameter. Here each of those is one to four launches:
+an SGD step with momentum 6 per parameter, an Adam step 10. Here each of those is one to four launches:
 
 * unfold: one thread per column entry ``cols[c, i, j, n, y, x]`` (the layout of
   :func:`~deepbasic.ops.im2col.unfold`) reads ``x[n, c, y*sH + i*dH - top, x*sW + j*dW - left]``,
@@ -17,7 +17,9 @@ an SGD step with momentum 6 per parameter. Here each of those is one to four lau
   two-pass, as on the CPU), the per-channel statistics, and one pass y = (x - mean) scale + beta;
   backward = two channel sums and one pass for dx (same formulas as ``ops/norm.py``); each
   channel sum reduces the contiguous axis first, then the batch;
-* SGD with momentum: one pass per parameter updating the momentum buffer and the parameter.
+* SGD with momentum: one pass per parameter updating the momentum buffer and the parameter;
+* Adam (without amsgrad): one pass per parameter updating both decayed sums and the parameter
+  (the update of ``optim/adam.py``, whose step size and eps already hold the bias correction).
 
 Indices are computed in 64 bits. The kernels are compiled by CuPy on first use (cached on disk)
 and only ever called with CuPy arrays.
@@ -74,6 +76,14 @@ d = nesterov ? d + momentum * b : b;
 p -= lr * d;
 """
 
+_ADAM = r"""
+T d = maximize ? -g : g;
+if (weight_decay != (T)0) d += weight_decay * p;
+M = beta1 * M + d;
+V = beta2 * V + d * d;
+p -= step_size * (M / (sqrt(V) + eps_scaled));
+"""
+
 
 def _build(name: str):
     import cupy
@@ -112,6 +122,10 @@ def _build(name: str):
         return elementwise(
             "T g, T lr, T momentum, T dampening, T weight_decay, bool nesterov, bool maximize, "
             "bool first", "T p, T buf", _SGD_MOMENTUM, "deepbasic_sgd_momentum")
+    if name == "adam":
+        return elementwise(
+            "T g, T beta1, T beta2, T step_size, T eps_scaled, T weight_decay, bool maximize",
+            "T p, T M, T V", _ADAM, "deepbasic_adam")
     raise KeyError(name)
 
 
@@ -196,3 +210,13 @@ def sgd_momentum_step(p, grad, buf, lr: float, momentum: float, dampening: float
     dt = p.dtype.type
     _kernel("sgd_momentum")(grad, dt(lr), dt(momentum), dt(dampening), dt(weight_decay),
                             bool(nesterov), bool(maximize), bool(first), p, buf)
+
+
+def adam_step(p, grad, grad_sum, sq_sum, beta1: float, beta2: float, step_size: float,
+              eps_scaled: float, weight_decay: float, maximize: bool) -> None:
+    """One Adam step on the GPU, in place on ``p`` and the decayed sums M = ``grad_sum``, V =
+    ``sq_sum``: M = beta1 M + g, V = beta2 V + g^2, p -= step_size M / (sqrt(V) + eps_scaled),
+    with g the gradient (negated when maximizing) plus weight_decay * p."""
+    dt = p.dtype.type
+    _kernel("adam")(grad, dt(beta1), dt(beta2), dt(step_size), dt(eps_scaled), dt(weight_decay),
+                    bool(maximize), p, grad_sum, sq_sum)

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from deepbasic import backend
+from deepbasic.ops import cuda_kernels
 from deepbasic.optim.optimizer import Optimizer, _fmt, _is_number
 
 
@@ -102,6 +105,12 @@ class Adam(Optimizer):
             c = math.sqrt(1 - beta2**step) / math.sqrt(1 - beta2)
             step_size = lr * (1 - beta1) / (1 - beta1**step) * c
             eps_scaled = eps * c
+            if xp is not np and not amsgrad and grad.dtype == data.dtype:
+                # a GPU: the ten passes below in one kernel
+                cuda_kernels.adam_step(data, grad, state["grad_sum"], state["sq_sum"], beta1,
+                                       beta2, step_size, eps_scaled,
+                                       0.0 if decoupled else weight_decay, maximize)
+                continue
             arrays = [data, grad, state["grad_sum"], state["sq_sum"], self._tmp(data, 0),
                       self._tmp(data, 1)]
             if amsgrad:
