@@ -102,11 +102,6 @@ class Trainer:
         a tuple of inputs (a captioner reads images and caption words)."""
         return self.model(*xb) if isinstance(xb, tuple) else self.model(xb)
 
-    def _batch(self, xb, yb):
-        """A loader's batch on the model's device."""
-        device = model_device(self.model)
-        return to_device(xb, device), to_device(yb, device)
-
     def train_epoch(self, loader, epoch: int) -> dict:
         """One pass over ``loader``; returns ``{"train_loss", "train_time", "examples"}``."""
         if hasattr(loader, "set_epoch"):
@@ -114,8 +109,9 @@ class Trainer:
         self.model.train()
         total, seen, start = 0.0, 0, time.perf_counter()
         bar = _progress(loader, len(loader), f"epoch {epoch}", self.progress)
+        device = model_device(self.model)
         for step, (xb, yb) in enumerate(bar):
-            xb, yb = self._batch(xb, yb)
+            xb, yb = to_device(xb, device), to_device(yb, device)
             self.optimizer.zero_grad()
             loss = self.loss_fn(self._forward_batch(xb), yb)
             value = loss.item()
@@ -144,8 +140,9 @@ class Trainer:
         """Mean loss and every metric over ``loader``, in evaluation mode."""
         self.model.eval()
         total, seen, scores, labels = 0.0, 0, [], []
+        device = model_device(self.model)
         for xb, yb in loader:
-            xb, yb = self._batch(xb, yb)
+            xb, yb = to_device(xb, device), to_device(yb, device)
             out = self._forward_batch(xb)
             total += self.loss_fn(out, yb).item() * len(yb)
             seen += len(yb)
